@@ -1,0 +1,32 @@
+"""Storage: the ``Store`` interface, the default DuckDB backend, and ``get_store``."""
+
+from __future__ import annotations
+
+import os
+
+from workbench._validation import fail
+from workbench.store.artifacts import ArtifactStore
+from workbench.store.base import ProcessInfo, RunSearch, Store
+from workbench.store.duckdb import DuckDBStore
+
+__all__ = ["ArtifactStore", "DuckDBStore", "ProcessInfo", "RunSearch", "Store", "get_store"]
+
+
+def get_store(store: str | os.PathLike[str] | Store | None = None) -> Store:
+    """Normalise what a user passed into a ``Store`` (``None``: the configured default).
+
+    Parameters
+    ----------
+    store
+        A ``Store`` (returned as is), a folder or ``.duckdb`` path, ``":memory:"``, or ``None``
+        for the location resolved by :func:`workbench.config.resolve_store_location`.
+    """
+    from workbench.config import resolve_store_location
+
+    if store is None:
+        store = resolve_store_location()
+    if isinstance(store, Store):
+        return store
+    if isinstance(store, (str, os.PathLike)) and str(store).strip():
+        return DuckDBStore(store)
+    raise fail("store", "get_store", "a folder path, ':memory:' or a Store", store)

@@ -1,0 +1,253 @@
+"""Apply batches to the DuckDB tables in one transaction, and mark runs of dead processes killed.
+
+Everything is inserted as Arrow tables (millions of rows per second) rather than row by row.
+Rules: params are immutable (first value wins), tags and artifacts are last-write-wins, metric
+points are appended and their per-key summary (latest by step then time, min, max, count) is
+upserted, a run's final status is the last end record seen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psutil
+import pyarrow as pa
+
+from workbench.store._batch import RECORD_KINDS, Batch
+
+HEARTBEAT_TIMEOUT_S = 30.0
+
+_SUMMARY_UPSERT = """
+INSERT INTO wb_metric_summary
+SELECT run_id, key,
+       arg_max(value, {'s': step, 't': timestamp}),
+       max(step),
+       arg_max(timestamp, {'s': step, 't': timestamp}),
+       min(value), max(value), count(*)
+FROM __points GROUP BY run_id, key
+ON CONFLICT (run_id, key) DO UPDATE SET
+    latest = CASE WHEN excluded.latest_step > wb_metric_summary.latest_step
+                    OR (excluded.latest_step = wb_metric_summary.latest_step
+                        AND excluded.latest_timestamp >= wb_metric_summary.latest_timestamp)
+                  THEN excluded.latest ELSE wb_metric_summary.latest END,
+    latest_timestamp = CASE WHEN excluded.latest_step > wb_metric_summary.latest_step
+                    OR (excluded.latest_step = wb_metric_summary.latest_step
+                        AND excluded.latest_timestamp >= wb_metric_summary.latest_timestamp)
+                  THEN excluded.latest_timestamp ELSE wb_metric_summary.latest_timestamp END,
+    latest_step = greatest(excluded.latest_step, wb_metric_summary.latest_step),
+    min = least(excluded.min, wb_metric_summary.min),
+    max = greatest(excluded.max, wb_metric_summary.max),
+    count = wb_metric_summary.count + excluded.count
+"""
+
+
+def _table(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
+    columns = RECORD_KINDS[kind]
+    return pa.table({c: [row.get(c) for row in rows] for c in columns})
+
+
+def _dedup(rows: list[dict[str, Any]], key: tuple[str, ...], *, keep: str) -> list[dict[str, Any]]:
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        k = tuple(row[c] for c in key)
+        if keep == "last" or k not in seen:
+            seen[k] = row
+    return list(seen.values())
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, sql: str, kind: str, rows: list[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    con.register("__rows", _table(kind, rows))
+    try:
+        con.execute(sql)
+    finally:
+        con.unregister("__rows")
+
+
+def _resolve_experiments(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, str]:
+    """Map every experiment name the batch uses to a live experiment id, creating missing ones."""
+    names = {r["name"]: r["created_at"] for r in batch.records["experiments"]}
+    for run in batch.records["runs"]:
+        names.setdefault(run["experiment"], run["start_time"])
+    if not names:
+        return {}
+    found = dict(
+        con.execute(
+            "SELECT name, experiment_id FROM wb_experiments "
+            "WHERE deleted_at IS NULL AND list_contains($names, name)",
+            {"names": list(names)},
+        ).fetchall()
+    )
+    for name, created in names.items():
+        if name not in found:
+            found[name] = uuid.uuid4().hex
+            con.execute(
+                "INSERT INTO wb_experiments VALUES ($id, $name, make_timestamp($t), NULL, NULL)",
+                {"id": found[name], "name": name, "t": created},
+            )
+    return found
+
+
+def apply_batches(con: duckdb.DuckDBPyConnection, batches: list[Batch]) -> None:
+    """Apply ``batches`` (already filtered of ingested ids) in one transaction."""
+    batch = Batch.merge(batches)
+    records = batch.records
+    con.begin()
+    try:
+        experiment_ids = _resolve_experiments(con, batch)
+        runs = [dict(r, experiment=experiment_ids[r["experiment"]]) for r in records["runs"]]
+        _insert(
+            con,
+            """INSERT OR IGNORE INTO wb_runs
+            SELECT run_id, experiment, name, parent_id, 'running', NULL, make_timestamp(start_time),
+                   NULL, NULL, proc_id, host, pid, pid_started, context FROM __rows""",
+            "runs",
+            _dedup(runs, ("run_id",), keep="first"),
+        )
+        _insert(
+            con,
+            "INSERT OR IGNORE INTO wb_params SELECT * FROM __rows",
+            "params",
+            _dedup(records["params"], ("run_id", "key"), keep="first"),
+        )
+        _insert(
+            con,
+            "INSERT OR REPLACE INTO wb_tags SELECT * FROM __rows",
+            "tags",
+            _dedup(records["tags"], ("run_id", "key"), keep="last"),
+        )
+        _insert(
+            con,
+            """INSERT OR IGNORE INTO wb_datasets
+            SELECT digest, name, source, n_rows, n_cols, schema, profile, make_timestamp(created_at)
+            FROM __rows""",
+            "datasets",
+            _dedup(records["datasets"], ("digest",), keep="first"),
+        )
+        _insert(
+            con,
+            "INSERT OR IGNORE INTO wb_run_inputs SELECT * FROM __rows",
+            "inputs",
+            _dedup(records["inputs"], ("run_id", "digest", "context"), keep="first"),
+        )
+        _insert(
+            con,
+            """INSERT OR REPLACE INTO wb_artifacts
+            SELECT run_id, path, digest, size, media_type, make_timestamp(created_at)
+            FROM __rows""",
+            "artifacts",
+            _dedup(records["artifacts"], ("run_id", "path"), keep="last"),
+        )
+        if batch.metrics.num_rows:
+            con.register("__points", batch.metrics)
+            con.execute("INSERT INTO wb_metric_points SELECT * FROM __points")
+            con.execute(_SUMMARY_UPSERT)
+            con.unregister("__points")
+        _insert(
+            con,
+            """UPDATE wb_runs SET status = u.status, end_time = make_timestamp(u.end_time),
+                   error = u.error FROM __rows u WHERE wb_runs.run_id = u.run_id""",
+            "run_ends",
+            _dedup(records["run_ends"], ("run_id",), keep="last"),
+        )
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        con.executemany(
+            "INSERT OR IGNORE INTO wb_ingested_batches VALUES (?, ?)",
+            [(b.batch_id, now) for b in batches],
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def already_ingested(con: duckdb.DuckDBPyConnection, batch_ids: Iterable[str]) -> set[str]:
+    """Which of ``batch_ids`` were applied before (a crash between commit and unlink)."""
+    ids = list(batch_ids)
+    if not ids:
+        return set()
+    rows = con.execute(
+        "SELECT batch_id FROM wb_ingested_batches WHERE list_contains($ids, batch_id)", {"ids": ids}
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _process_alive(host: str, pid: int, pid_started: float, heartbeat: Path | None) -> bool:
+    if host == socket.gethostname():
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return False
+            return abs(proc.create_time() - pid_started) < 1.0
+        except psutil.Error:
+            return False
+    if heartbeat is None:
+        return True
+    try:
+        return time.time() - heartbeat.stat().st_mtime < HEARTBEAT_TIMEOUT_S
+    except FileNotFoundError:
+        return False
+
+
+def reap_dead_runs(con: duckdb.DuckDBPyConnection, heartbeats: Path | None) -> int:
+    """Mark ``running`` runs whose owning process is gone as ``killed``; return how many."""
+    rows = con.execute(
+        "SELECT run_id, proc_id, host, pid, pid_started FROM wb_runs "
+        "WHERE status = 'running' AND proc_id IS NOT NULL"
+    ).fetchall()
+    verdicts: dict[str, tuple[bool, float | None]] = {}
+    dead: list[tuple[str, dt.datetime, str]] = []
+    for run_id, proc_id, host, pid, pid_started in rows:
+        if proc_id not in verdicts:
+            beat = heartbeats / proc_id.replace(":", "_") if heartbeats else None
+            alive = _process_alive(host, pid, pid_started, beat)
+            last_seen = None
+            if not alive and beat is not None and beat.exists():
+                last_seen = beat.stat().st_mtime
+            verdicts[proc_id] = (alive, last_seen)
+        alive, last_seen = verdicts[proc_id]
+        if not alive:
+            end = dt.datetime.fromtimestamp(last_seen or time.time(), dt.UTC)
+            dead.append(
+                (
+                    run_id,
+                    end.replace(tzinfo=None),
+                    f"The process that ran it (pid {pid} on {host}) stopped without ending "
+                    "the run: it was killed or crashed.",
+                )
+            )
+    if dead:
+        con.executemany(
+            "UPDATE wb_runs SET status = 'killed', end_time = ?, error = ? "
+            "WHERE run_id = ? AND status = 'running'",
+            [(end, error, run_id) for run_id, end, error in dead],
+        )
+    if heartbeats is not None:
+        for proc_id, (alive, _) in verdicts.items():
+            if not alive:
+                (heartbeats / proc_id.replace(":", "_")).unlink(missing_ok=True)
+    return len(dead)
+
+
+def heartbeat_file(folder: Path, proc_id: str) -> Path:
+    """Where the heartbeat of ``proc_id`` lives (colons are awkward on some filesystems)."""
+    return folder / proc_id.replace(":", "_")
+
+
+def touch(path: Path) -> None:
+    """Create or refresh a heartbeat file."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        path.touch()

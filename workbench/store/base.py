@@ -1,0 +1,154 @@
+"""The storage interface every backend implements, and the contract it promises.
+
+Contract (checked by :class:`workbench.testing.StoreContract`):
+
+* **Durability.** When ``write_batch`` returns, the batch survives the death of the calling
+  process (``kill -9``); a batch is applied exactly once even if it is written or ingested again.
+* **Visibility.** After ``sync()`` returns, every batch written before it is visible to reads.
+  Read methods call ``sync()`` themselves, so a reader always sees all durable data.
+* **Concurrency.** Any number of threads and processes may write and read one store at once;
+  no call waits on another process for longer than the lock timeout, after which it raises
+  :class:`~workbench.exceptions.StoreBusyError`.
+* **Snapshots.** Returned entities are immutable; DataFrames are fresh copies.
+* **Liveness.** Runs whose process died without ending them are reported ``killed``.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.entities import Dataset, Experiment, Run
+    from workbench.store._batch import Batch
+    from workbench.store.artifacts import ArtifactStore
+
+__all__ = ["ProcessInfo", "RunSearch", "Store"]
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """Identifies the process that owns running runs, so dead owners can be detected."""
+
+    proc_id: str
+    host: str
+    pid: int
+    pid_started: float
+
+    @classmethod
+    def current(cls) -> ProcessInfo:
+        import psutil
+
+        host, pid = socket.gethostname(), os.getpid()
+        started = psutil.Process(pid).create_time()
+        return cls(f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host, pid, started)
+
+
+@dataclass(frozen=True)
+class RunSearch:
+    """What ``search_runs`` asks a store for (already validated)."""
+
+    experiments: tuple[str, ...] | None = None
+    filter: str | None = None
+    order_by: tuple[str, ...] = ()
+    max_results: int | None = None
+    include_deleted: bool = False
+    metric_stats: tuple[str, ...] = ("latest",)
+
+
+class Store(abc.ABC):
+    """Where runs, metrics, datasets and artifacts live (the module docstring has the contract)."""
+
+    #: Human-readable location (a path or ``:memory:``).
+    location: str
+
+    # -- writes ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def write_batch(self, batch: Batch) -> None:
+        """Accept a batch durably; it becomes visible to reads after the next ``sync``."""
+
+    @abc.abstractmethod
+    def sync(self, *, block: bool = True) -> bool:
+        """Make every durable batch visible. With ``block=False``, return False if busy."""
+
+    @abc.abstractmethod
+    def heartbeat(self, process: ProcessInfo) -> None:
+        """Record that ``process`` is alive and may own running runs."""
+
+    @abc.abstractmethod
+    def retire(self, process: ProcessInfo) -> None:
+        """Record that ``process`` ended cleanly (its heartbeat stops on purpose)."""
+
+    @property
+    @abc.abstractmethod
+    def artifacts(self) -> ArtifactStore:
+        """The content-addressed file store beside the database."""
+
+    # -- experiments and soft deletion ------------------------------------------------------
+    @abc.abstractmethod
+    def create_experiment(self, name: str, description: str | None = None) -> Experiment:
+        """Create an experiment; a live experiment with that name is a ConflictError."""
+
+    @abc.abstractmethod
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
+        """All experiments, oldest first."""
+
+    @abc.abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str) -> Experiment:
+        """Give an experiment a new (unused) name."""
+
+    @abc.abstractmethod
+    def set_experiment_deleted(self, experiment_id: str, deleted: bool) -> None:
+        """Soft-delete or restore an experiment."""
+
+    @abc.abstractmethod
+    def set_run_deleted(self, run_id: str, deleted: bool) -> None:
+        """Soft-delete or restore a run."""
+
+    # -- reads -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """One run as an immutable snapshot; RunNotFoundError if unknown."""
+
+    @abc.abstractmethod
+    def search_runs(self, search: RunSearch) -> pd.DataFrame:
+        """Runs matching ``search`` as a wide DataFrame (params.*, metrics.*, tags.* columns)."""
+
+    @abc.abstractmethod
+    def get_metric_history(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Every point of the given runs' metrics: run_id, key, step, value, timestamp."""
+
+    @abc.abstractmethod
+    def get_dataset(self, digest: str) -> Dataset:
+        """A dataset by content digest."""
+
+    @abc.abstractmethod
+    def sql(self, query: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run one read-only SELECT over the documented views."""
+
+    # -- derived conveniences (implemented once, on the primitives) ---------------------------
+    def get_experiment(self, name_or_id: str, *, include_deleted: bool = False) -> Experiment:
+        """An experiment by name (live ones first) or by id."""
+        from workbench.exceptions import ExperimentNotFoundError
+
+        experiments = self.list_experiments(include_deleted=include_deleted)
+        for exp in sorted(experiments, key=lambda e: e.deleted):
+            if name_or_id in (exp.name, exp.experiment_id):
+                return exp
+        names = sorted(e.name for e in experiments if not e.deleted)
+        raise ExperimentNotFoundError(
+            f"No experiment named {name_or_id!r}. Existing experiments: {names}. "
+            "Runs create their experiment on first use: start_run(experiment=...)."
+        )
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing open
+        """Release resources; the store may not be used afterwards."""

@@ -1,0 +1,5 @@
+"""placeholder"""
+
+
+def autolog(*args, **kwargs):
+    raise NotImplementedError

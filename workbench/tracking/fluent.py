@@ -1,0 +1,220 @@
+"""Module-level tracking functions: start runs, log to them, read them back.
+
+The functions here act on the configured store (``workbench.set_store`` / ``WORKBENCH_STORE``)
+through :func:`workbench.connect`; the ``log_*`` functions act on the active run of the
+enclosing ``with workbench.start_run(...)`` block.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.client import _ACTIVE, connect
+from workbench.tracking.run import ActiveRun, active_run, require_active_run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.entities import Experiment, Run
+
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "create_experiment",
+    "delete_experiment",
+    "delete_run",
+    "flush",
+    "get_experiment",
+    "get_metric_history",
+    "get_run",
+    "list_experiments",
+    "load_artifact",
+    "log_artifact",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_table",
+    "log_text",
+    "rename_experiment",
+    "restore_experiment",
+    "restore_run",
+    "search_runs",
+    "set_tag",
+    "set_tags",
+    "sql",
+    "start_run",
+]
+
+
+def start_run(
+    experiment: str | None = None,
+    name: str | None = None,
+    *,
+    tags: Mapping[str, Any] | None = None,
+    parent: ActiveRun | str | None = _ACTIVE,
+) -> ActiveRun:
+    """Start a run in the configured store; see :meth:`workbench.Workbench.start_run`."""
+    return connect().start_run(experiment, name, tags=tags, parent=parent)
+
+
+def log_param(key: str, value: Any) -> None:
+    """Log a param to the active run."""
+    require_active_run("workbench.log_param").log_param(key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log params to the active run."""
+    require_active_run("workbench.log_params").log_params(params)
+
+
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: float | None = None
+) -> None:
+    """Log a metric point to the active run."""
+    require_active_run("workbench.log_metric").log_metric(key, value, step, timestamp)
+
+
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, timestamp: float | None = None
+) -> None:
+    """Log several metric points to the active run."""
+    require_active_run("workbench.log_metrics").log_metrics(metrics, step, timestamp)
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set a tag on the active run."""
+    require_active_run("workbench.set_tag").set_tag(key, value)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set tags on the active run."""
+    require_active_run("workbench.set_tags").set_tags(tags)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
+    """Copy a file or folder into the active run's artifacts."""
+    return require_active_run("workbench.log_artifact").log_artifact(local_path, artifact_path)
+
+
+def log_text(text: str, artifact_path: str = "notes.txt") -> str:
+    """Store text as an artifact of the active run."""
+    return require_active_run("workbench.log_text").log_text(text, artifact_path)
+
+
+def log_dict(dictionary: Mapping[str, Any], artifact_path: str = "data.json") -> str:
+    """Store a dict as an artifact of the active run."""
+    return require_active_run("workbench.log_dict").log_dict(dictionary, artifact_path)
+
+
+def log_figure(figure: Any, artifact_path: str = "figure.json") -> str:
+    """Store a figure as an artifact of the active run."""
+    return require_active_run("workbench.log_figure").log_figure(figure, artifact_path)
+
+
+def log_table(table: pd.DataFrame, artifact_path: str = "table.parquet") -> str:
+    """Store a DataFrame as an artifact of the active run."""
+    return require_active_run("workbench.log_table").log_table(table, artifact_path)
+
+
+def log_input(data: Any, name: str | None = None, context: str = "training") -> str:
+    """Record a dataset used by the active run; returns its digest."""
+    return require_active_run("workbench.log_input").log_input(data, name, context)
+
+
+def flush() -> None:
+    """Block until everything logged is durable and visible to readers."""
+    connect().flush()
+
+
+def get_run(run_id: str) -> Run:
+    """A run snapshot; see :meth:`workbench.Workbench.get_run`."""
+    return connect().get_run(run_id)
+
+
+def search_runs(
+    experiment: str | Sequence[str] | None = None,
+    filter: str | None = None,  # noqa: A002
+    order_by: str | Sequence[str] | None = None,
+    max_results: int | None = 100_000,
+    *,
+    include_deleted: bool = False,
+    metric_stats: Sequence[str] = ("latest",),
+) -> pd.DataFrame:
+    """Search runs; see :meth:`workbench.Workbench.search_runs`."""
+    return connect().search_runs(
+        experiment,
+        filter,
+        order_by,
+        max_results,
+        include_deleted=include_deleted,
+        metric_stats=metric_stats,
+    )
+
+
+def get_metric_history(
+    run_id: str | Sequence[str], key: str | Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Metric points of runs as a DataFrame."""
+    return connect().get_metric_history(run_id, key)
+
+
+def sql(query: str, **parameters: Any) -> pd.DataFrame:
+    """Read-only SQL over the store's views."""
+    return connect().sql(query, **parameters)
+
+
+def create_experiment(name: str, description: str | None = None) -> Experiment:
+    """Create an experiment."""
+    return connect().create_experiment(name, description)
+
+
+def get_experiment(name: str, *, include_deleted: bool = False) -> Experiment:
+    """An experiment by name or id."""
+    return connect().get_experiment(name, include_deleted=include_deleted)
+
+
+def list_experiments(*, include_deleted: bool = False) -> pd.DataFrame:
+    """Experiments as a DataFrame."""
+    return connect().list_experiments(include_deleted=include_deleted)
+
+
+def rename_experiment(name: str, new_name: str) -> Experiment:
+    """Rename an experiment."""
+    return connect().rename_experiment(name, new_name)
+
+
+def delete_experiment(name: str) -> None:
+    """Soft-delete an experiment."""
+    connect().delete_experiment(name)
+
+
+def restore_experiment(name: str) -> None:
+    """Restore a soft-deleted experiment."""
+    connect().restore_experiment(name)
+
+
+def delete_run(run_id: str) -> None:
+    """Soft-delete a run."""
+    connect().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    """Restore a soft-deleted run."""
+    connect().restore_run(run_id)
+
+
+def load_artifact(run_id: str, path: str) -> Any:
+    """Load a run's artifact as a Python object."""
+    return connect().load_artifact(run_id, path)
+
+
+def artifact_path(run_id: str, path: str) -> Path:
+    """Local file of a run's artifact."""
+    return connect().artifact_path(run_id, path)
