@@ -13,7 +13,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +98,10 @@ def _resolve_experiments(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[s
     return found
 
 
-def apply_batches(con: duckdb.DuckDBPyConnection, batches: list[Batch]) -> None:
-    """Apply ``batches`` (already filtered of ingested ids) in one transaction."""
+def apply_batches(
+    con: duckdb.DuckDBPyConnection, batches: list[Batch], offsets: dict[str, int] | None = None
+) -> None:
+    """Apply ``batches`` and record the journal ``offsets`` they were read up to, atomically."""
     batch = Batch.merge(batches)
     records = batch.records
     con.begin()
@@ -161,26 +162,14 @@ def apply_batches(con: duckdb.DuckDBPyConnection, batches: list[Batch]) -> None:
             "run_ends",
             _dedup(records["run_ends"], ("run_id",), keep="last"),
         )
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        con.executemany(
-            "INSERT OR IGNORE INTO wb_ingested_batches VALUES (?, ?)",
-            [(b.batch_id, now) for b in batches],
-        )
+        if offsets:
+            con.executemany(
+                "INSERT OR REPLACE INTO wb_spool_offsets VALUES (?, ?)", list(offsets.items())
+            )
         con.commit()
     except BaseException:
         con.rollback()
         raise
-
-
-def already_ingested(con: duckdb.DuckDBPyConnection, batch_ids: Iterable[str]) -> set[str]:
-    """Which of ``batch_ids`` were applied before (a crash between commit and unlink)."""
-    ids = list(batch_ids)
-    if not ids:
-        return set()
-    rows = con.execute(
-        "SELECT batch_id FROM wb_ingested_batches WHERE list_contains($ids, batch_id)", {"ids": ids}
-    ).fetchall()
-    return {r[0] for r in rows}
 
 
 def _process_alive(host: str, pid: int, pid_started: float, heartbeat: Path | None) -> bool:

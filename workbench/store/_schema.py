@@ -96,10 +96,7 @@ _V1 = [
         created_at TIMESTAMP NOT NULL,
         PRIMARY KEY (run_id, path)
     )""",
-    """CREATE TABLE wb_ingested_batches (
-        batch_id VARCHAR PRIMARY KEY,
-        ingested_at TIMESTAMP NOT NULL
-    )""",
+    """CREATE TABLE wb_spool_offsets (journal VARCHAR PRIMARY KEY, "offset" BIGINT NOT NULL)""",
     # --- the documented views -------------------------------------------------------------
     """CREATE VIEW experiments AS
         SELECT experiment_id, name, created_at, description FROM wb_experiments

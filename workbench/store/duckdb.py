@@ -206,7 +206,7 @@ class DuckDBStore(Store):
             with self._connect() as con:
                 _ingest.apply_batches(con, [batch])
             return
-        self.spool.write(batch, writer_id=str(os.getpid()))
+        self.spool.write(batch)
 
     def sync(self, *, block: bool = True) -> bool:
         if self._memory:
@@ -221,16 +221,25 @@ class DuckDBStore(Store):
         return True
 
     def _ingest_pending(self, con: duckdb.DuckDBPyConnection) -> None:
-        paths = self.spool.pending()
-        if paths:
-            loaded = [(p, self.spool.read(p)) for p in paths]
-            batches = {b.batch_id: b for _, b in loaded if b is not None}
-            done = _ingest.already_ingested(con, batches)
-            fresh = [b for i, b in batches.items() if i not in done]
-            if fresh:
-                _ingest.apply_batches(con, fresh)
-            for path, _ in loaded:
-                path.unlink(missing_ok=True)
+        """Apply every complete journal record not yet ingested; delete finished journals."""
+        journals = self.spool.journals()
+        if journals:
+            offsets = dict(con.execute('SELECT journal, "offset" FROM wb_spool_offsets').fetchall())
+            batches, reached = [], {}
+            for path in journals:
+                key = Spool.key(path)
+                entries = self.spool.read(path, offsets.get(key, 0))
+                if entries:
+                    batches += [e.batch for e in entries]
+                    reached[key] = entries[-1].end
+            if batches:
+                _ingest.apply_batches(con, batches, reached)
+                offsets.update(reached)
+            for path in journals:
+                key = Spool.key(path)
+                if self.spool.finished(path, offsets.get(key, 0)):
+                    path.unlink(missing_ok=True)
+                    con.execute("DELETE FROM wb_spool_offsets WHERE journal = $k", {"k": key})
         _ingest.reap_dead_runs(con, self.root / "heartbeats")
 
     def heartbeat(self, process: ProcessInfo) -> None:

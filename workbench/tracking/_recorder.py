@@ -167,7 +167,11 @@ class Recorder:
             )
         self._stop.set()
         try:
-            self.sync(block=False)
+            self.flush()
+            spool = getattr(self.store, "spool", None)
+            if spool is not None:
+                spool.close()
+            self.store.sync(block=False)
             self.store.retire(self.process)
         except Exception:
             logger.exception("workbench could not flush at exit; data stays in the spool.")

@@ -1,0 +1,38 @@
+"""Every store backend passes the contract suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from workbench.store import DuckDBStore, Store
+from workbench.testing import StoreContract
+
+
+class TestDuckDBFileStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[Store]:
+        store = DuckDBStore(tmp_path / "store")
+        yield store
+        store.close()
+
+
+class TestDuckDBMemoryStore(StoreContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        store = DuckDBStore(":memory:")
+        yield store
+        store.close()
+
+
+class TestDuckDBFileStoreReopened(StoreContract):
+    """A second handle on the same folder sees everything the first one wrote."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[Store]:
+        DuckDBStore(tmp_path / "store").close()
+        store = DuckDBStore(tmp_path / "store" / "workbench.duckdb")
+        yield store
+        store.close()

@@ -1,0 +1,117 @@
+"""Opening stores: fresh, current, newer-than-us, not-a-store; migrations run forward."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import workbench as wb
+from workbench.store import _schema
+from workbench.store.duckdb import DuckDBStore
+
+
+def test_store_written_by_a_newer_version_is_refused(tmp_path: Path) -> None:
+    DuckDBStore(tmp_path).close()
+    con = duckdb.connect(str(tmp_path / "workbench.duckdb"))
+    con.execute("UPDATE wb_meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(wb.StoreVersionError, match=r"schema version 99.*pip install -U"):
+        DuckDBStore(tmp_path)
+
+
+def test_a_foreign_duckdb_file_is_not_a_store(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "workbench.duckdb"))
+    con.execute("CREATE TABLE sales (x INT)")
+    con.close()
+    with pytest.raises(wb.NotAWorkbenchStoreError, match="not a workbench store"):
+        DuckDBStore(tmp_path)
+
+
+def test_a_file_that_is_not_duckdb_is_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "workbench.duckdb").write_text("hello, I am a text file")
+    with pytest.raises(wb.NotAWorkbenchStoreError, match="could not be opened"):
+        DuckDBStore(tmp_path)
+
+
+def test_a_file_where_the_folder_should_be(tmp_path: Path) -> None:
+    (tmp_path / "store").write_text("")
+    with pytest.raises(wb.NotAWorkbenchStoreError, match="is a file"):
+        DuckDBStore(tmp_path / "store")
+
+
+def test_migrations_run_forward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    DuckDBStore(tmp_path).close()
+    extra = ["ALTER TABLE wb_runs ADD COLUMN note VARCHAR"]
+    monkeypatch.setattr(_schema, "MIGRATIONS", [*_schema.MIGRATIONS, extra])
+    monkeypatch.setattr("workbench.store.duckdb.MIGRATIONS", [*_schema.MIGRATIONS, extra])
+    monkeypatch.setattr("workbench.store.duckdb.SCHEMA_VERSION", _schema.SCHEMA_VERSION + 1)
+    DuckDBStore(tmp_path).close()
+    con = duckdb.connect(str(tmp_path / "workbench.duckdb"))
+    version = con.execute("SELECT value FROM wb_meta WHERE key='schema_version'").fetchone()
+    columns = [r[0] for r in con.execute("DESCRIBE wb_runs").fetchall()]
+    con.close()
+    assert version == (str(_schema.SCHEMA_VERSION + 1),)
+    assert "note" in columns
+
+
+def test_external_holder_makes_store_busy_not_broken(tmp_path: Path) -> None:
+    DuckDBStore(tmp_path).close()
+    holder = duckdb.connect(str(tmp_path / "workbench.duckdb"))  # same process: shared instance
+    try:
+        store = DuckDBStore(tmp_path, lock_timeout=0.5)
+        assert store.list_experiments() == []
+    finally:
+        holder.close()
+
+
+def test_journal_torn_by_a_killed_writer(tmp_path: Path) -> None:
+    """A writer killed mid-write leaves a torn record: complete ones are kept, the file retired."""
+    import socket
+
+    from workbench.store._batch import Batch
+    from workbench.store._spool import HEADER, MAGIC
+
+    store = DuckDBStore(tmp_path)
+    batch = Batch()
+    batch.records["experiments"].append({"name": "from-dead-writer", "created_at": 0})
+    payload = batch.to_ipc()
+    import zlib
+
+    record = HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+    dead = tmp_path / "spool" / f"{1:020d}-{socket.gethostname()}-4194303.journal"
+    dead.write_bytes(record + record[: len(record) // 2])
+    assert [e.name for e in store.list_experiments()] == ["from-dead-writer"]
+    assert not dead.exists()
+
+
+def test_failed_append_does_not_strand_later_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails halfway (disk full) is rolled back, so later appends stay readable."""
+    import os as os_module
+
+    store = DuckDBStore(tmp_path)
+    client = wb.Workbench(store)
+    with client.start_run("exp") as run:
+        run.log_metric("m", 1.0)
+    client._recorder.flush()
+    real_write = os_module.write
+    calls = {"n": 0}
+
+    def flaky_write(fd: int, data: bytes) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            real_write(fd, bytes(data)[:10])
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr("workbench.store._spool.os.write", flaky_write)
+    run2 = client.start_run("exp")
+    with pytest.raises(wb.StoreError, match="No space left"):
+        client._recorder.flush()
+    run2.log_metric("m", 2.0)
+    run2.end()  # retries the kept batch, then writes the end
+    assert client.get_run(run2.run_id).metrics["m"] == 2.0
+    assert client.get_run(run.run_id).metrics["m"] == 1.0

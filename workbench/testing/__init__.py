@@ -1,0 +1,5 @@
+"""Test helpers shipped with workbench: the store contract suite."""
+
+from workbench.testing.store_contract import StoreContract
+
+__all__ = ["StoreContract"]
