@@ -178,7 +178,7 @@ def metric_history(
 
 def search_runs(con: duckdb.DuckDBPyConnection, search: RunSearch) -> pd.DataFrame:
     """Runs matching ``search`` as one wide DataFrame, in the requested order."""
-    from workbench.tracking._filter import RunQuery
+    from workbench.store._filter import RunQuery
 
     query = RunQuery()
     where = query.where(search.filter)
