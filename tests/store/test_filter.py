@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.exceptions import FilterSyntaxError, InvalidParameterError
-from workbench.store._schema import MIGRATIONS
 from workbench.store._filter import Join, RunQuery
+from workbench.store._schema import MIGRATIONS
 
 INJECTION = "a'; DROP TABLE wb_runs; --"
 GB = [f"r{i:02d}" for i in range(8, 20)]  # twelve plain runs in exp-b

@@ -227,7 +227,7 @@ def _pivot(
         numeric_params = dict(
             con.execute(
                 """SELECT key, CASE WHEN bool_and(value_type IN ('int', 'null'))
-                                THEN 'CAST(value_num AS BIGINT)' ELSE 'value_num' END
+                                THEN 'TRY_CAST(value AS BIGINT)' ELSE 'value_num' END
                FROM wb_params WHERE run_id IN (SELECT run_id FROM __selected)
                GROUP BY key HAVING bool_and(value_type IN ('int', 'float', 'null'))"""
             ).fetchall()
