@@ -13,8 +13,12 @@ import workbench as wb
 
 
 def _cli(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "workbench.cli", "--store", str(store), *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "--store", str(store), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -30,8 +34,19 @@ def populated(store_dir: Path) -> dict[str, str]:
 
 
 def test_runs_list_filters_and_orders(store_dir: Path, populated: dict[str, str]) -> None:
-    done = _cli(store_dir, "runs", "list", "-e", "cli", "-f", "params.model = 'rf'",
-                "-o", "metrics.auc DESC", "--format", "json")
+    done = _cli(
+        store_dir,
+        "runs",
+        "list",
+        "-e",
+        "cli",
+        "-f",
+        "params.model = 'rf'",
+        "-o",
+        "metrics.auc DESC",
+        "--format",
+        "json",
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert [r["name"] for r in rows] == ["run-2", "run-0"]

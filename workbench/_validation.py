@@ -31,9 +31,8 @@ def fail(
     name: str, caller: str, constraint: str, value: Any, fix: str = ""
 ) -> InvalidParameterError:
     """Build the standard error for a bad argument (the caller raises it)."""
-    message = (
-        f"The {name!r} parameter of {caller} must be {constraint}. Got {_shorten(value)} instead."
-    )
+    subject = f"The {name}" if "'" in name else f"The {name!r} parameter"  # "value of param 'x'"
+    message = f"{subject} of {caller} must be {constraint}. Got {_shorten(value)} instead."
     return InvalidParameterError(f"{message} {fix}".rstrip())
 
 
@@ -136,8 +135,10 @@ def param_to_record(key: str, value: Any, caller: str) -> tuple[str | None, floa
     if isinstance(value, bool):
         return str(value), None, "bool"
     if isinstance(value, int):
+        value = int(value)
         return str(value), float(value), "int"
-    if isinstance(value, float):
+    if isinstance(value, float):  # also numpy.float64, a float subclass: store the plain float
+        value = float(value)
         return repr(value), (value if math.isfinite(value) else None), "float"
     if hasattr(value, "item") and getattr(value, "size", 0) == 1:  # numpy scalars
         return param_to_record(key, value.item(), caller)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench import _validation as v
 from workbench.config import flush_interval, resolve_store_location
-from workbench.exceptions import ArtifactNotFoundError
+from workbench.exceptions import ArtifactNotFoundError, ConflictError
 from workbench.store import RunSearch, Store, get_store
 from workbench.tracking import context as run_context
 from workbench.tracking._recorder import Recorder
@@ -162,6 +162,48 @@ class Workbench:
         if tags:
             run.set_tags(tags)
         return run
+
+    def resume_run(self, run_id: str) -> ActiveRun:
+        """Reopen an ended run to log more to it (a resumed sweep, a crashed training job).
+
+        The run goes back to ``running`` and this process becomes its owner; params already
+        logged stay immutable and metric steps continue after the last one.
+        """
+        run = self.get_run(run_id)
+        if run_id in self._recorder.running or run.status.value == "running":
+            raise ConflictError(
+                f"Run {run_id!r} is still running (in this or another live process); end it "
+                "there first, or start a new run."
+            )
+        handle = ActiveRun(
+            self,
+            run_id=run.run_id,
+            name=run.name,
+            experiment=run.experiment,
+            parent_id=run.parent_id,
+        )
+        for key, value in run.params.items():
+            text, _, kind = v.param_to_record(key, value, "resume_run")
+            handle._params[key] = (text, kind)
+        steps = self.store.sql("SELECT key, step FROM metrics WHERE run_id = $id", {"id": run_id})
+        handle._last_step.update(zip(steps["key"], steps["step"].astype(int), strict=True))
+        process = self._recorder.process
+        self._recorder.record(
+            "run_updates",
+            {
+                "run_id": run_id,
+                "status": "running",
+                "end_time": None,
+                "error": None,
+                "proc_id": process.proc_id,
+                "host": process.host,
+                "pid": process.pid,
+                "pid_started": process.pid_started,
+            },
+        )
+        self.store.heartbeat(process)
+        self._recorder.running[run_id] = handle.end
+        return handle
 
     def flush(self) -> None:
         """Block until everything logged so far is durable and visible to every reader."""

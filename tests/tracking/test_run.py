@@ -182,3 +182,20 @@ def test_default_store_is_project_local(tmp_path: Path, monkeypatch: pytest.Monk
     assert resolve_store_location() == str(project / ".workbench")
     monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "elsewhere"))
     assert resolve_store_location() == str(tmp_path / "elsewhere")
+
+
+def test_resume_run_continues_steps_and_keeps_params(store_dir: Path) -> None:
+    with wb.start_run("exp") as run:
+        run.log_param("lr", 0.1)
+        run.log_metric("loss", 1.0)
+        run.log_metric("loss", 0.9)
+    with wb.resume_run(run.run_id) as resumed:
+        assert wb.get_run(run.run_id).status == wb.RunStatus.RUNNING
+        resumed.log_metric("loss", 0.8)
+        resumed.log_param("lr", 0.1)
+        with pytest.raises(wb.ConflictError, match="immutable"):
+            resumed.log_param("lr", 0.2)
+        with pytest.raises(wb.ConflictError, match="still running"):
+            wb.resume_run(run.run_id)
+    assert wb.get_metric_history(run.run_id, "loss")["step"].tolist() == [0, 1, 2]
+    assert wb.get_run(run.run_id).status == wb.RunStatus.FINISHED

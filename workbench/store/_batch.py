@@ -47,7 +47,17 @@ RECORD_KINDS: dict[str, tuple[str, ...]] = {
     "datasets": ("digest", "name", "source", "n_rows", "n_cols", "schema", "profile", "created_at"),
     "inputs": ("run_id", "digest", "name", "context"),
     "artifacts": ("run_id", "path", "digest", "size", "media_type", "created_at"),
-    "run_ends": ("run_id", "status", "end_time", "error"),
+    # Status changes: ends (finished/failed/killed) and resumes (back to running, new owner).
+    "run_updates": (
+        "run_id",
+        "status",
+        "end_time",
+        "error",
+        "proc_id",
+        "host",
+        "pid",
+        "pid_started",
+    ),
 }
 
 

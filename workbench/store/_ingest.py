@@ -158,9 +158,12 @@ def apply_batches(
         _insert(
             con,
             """UPDATE wb_runs SET status = u.status, end_time = make_timestamp(u.end_time),
-                   error = u.error FROM __rows u WHERE wb_runs.run_id = u.run_id""",
-            "run_ends",
-            _dedup(records["run_ends"], ("run_id",), keep="last"),
+                   error = u.error, proc_id = coalesce(u.proc_id, wb_runs.proc_id),
+                   host = coalesce(u.host, wb_runs.host), pid = coalesce(u.pid, wb_runs.pid),
+                   pid_started = coalesce(u.pid_started, wb_runs.pid_started)
+               FROM __rows u WHERE wb_runs.run_id = u.run_id""",
+            "run_updates",
+            _dedup(records["run_updates"], ("run_id",), keep="last"),
         )
         if offsets:
             con.executemany(

@@ -17,6 +17,7 @@ Layout of a store folder::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import json
@@ -27,6 +28,7 @@ import re
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,6 +93,7 @@ class DuckDBStore(Store):
             self._tmp = tempfile.TemporaryDirectory(prefix="workbench-memory-")
             self.root = Path(self._tmp.name)
             self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(":memory:")
+            atexit.register(_close_at_exit, weakref.ref(self))
         else:
             path = Path(location).expanduser().absolute()
             self.root, self.db_path = (
@@ -376,6 +379,13 @@ class DuckDBStore(Store):
             self._con.close()
             self._con = None
             self._tmp.cleanup()
+
+
+def _close_at_exit(ref: weakref.ref[DuckDBStore]) -> None:
+    """Close an in-memory store before interpreter teardown (DuckDB complains otherwise)."""
+    store = ref()
+    if store is not None:
+        store.close()
 
 
 def _utcnow() -> dt.datetime:

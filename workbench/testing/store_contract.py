@@ -174,7 +174,7 @@ class StoreContract:
                 "context": "{}",
             }
         )
-        batch.records["run_ends"].append(
+        batch.records["run_updates"].append(
             {
                 "run_id": "r" * 32,
                 "status": "finished",

@@ -53,6 +53,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from workbench import _validation as v
 from workbench.exceptions import ConflictError, InvalidParameterError
 from workbench.tracking.run import ActiveRun, active_run
@@ -296,9 +298,11 @@ def _logged_fit(
                     experiment=settings.experiment, name=type(estimator).__name__, parent=None
                 )
                 owned = True
-        X, y, sample_weight = _fit_data(fn, estimator, args, kwargs)
-        if run is not None and run.status == "running":
-            _log_before_fit(run, estimator, X, y, settings)
+        X = y = sample_weight = None
+        with _guard("the fit's arguments", estimator):
+            X, y, sample_weight = _fit_data(fn, args, kwargs)
+            if run is not None and run.status == "running":
+                _log_before_fit(run, estimator, X, y, settings)
         try:
             result = fn(estimator, *args, **kwargs)
         except BaseException as exc:
@@ -310,7 +314,8 @@ def _logged_fit(
                         run.end("failed", f"{type(exc).__name__}: {exc}")
             raise
         if run is not None and run.status == "running":
-            _log_after_fit(run, estimator, X, y, sample_weight, settings)
+            with _guard("the fit's results", estimator):
+                _log_after_fit(run, estimator, X, y, sample_weight, settings)
         if owned and run is not None:
             with _guard("the run's end", estimator):
                 run.end()
@@ -332,7 +337,7 @@ def _argument_names(fn: Callable[..., Any]) -> tuple[str, ...]:
 
 
 def _fit_data(
-    fn: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Any, Any, Any]:
     """``(X, y, sample_weight)`` as passed to ``fn``: X is the first argument, y the second
     when it is named ``y``/``Y``."""
@@ -398,14 +403,18 @@ def _is_search(estimator: Any) -> bool:
 
 
 def _param_key(key: Any) -> str:
+    """A param name workbench accepts: unsafe characters become ``_``, reserved names get one."""
     text = _KEY_UNSAFE.sub("_", str(key)).strip() or "_"
-    text = text[: v.MAX_NAME_LENGTH]
-    return f"_{text[1:]}" if text.startswith(v.RESERVED_PREFIX) else text
+    if text.startswith(v.RESERVED_PREFIX):
+        text = f"_{text}"
+    return text[: v.MAX_NAME_LENGTH]
 
 
 def _param_value(key: str, value: Any) -> Any:
     """``value`` if workbench stores it as a param as is, else a string that fits."""
-    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
+    if isinstance(value, np.generic):
+        value = value.item()  # np.float64 is a float whose repr is 'np.float64(...)'
+    elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
         value = f"{getattr(value, '__module__', None) or ''}.{value.__qualname__}".lstrip(".")
     try:
         v.param_to_record(key, value, _CALLER)
@@ -447,7 +456,6 @@ def _log_metrics(run: ActiveRun, metrics: Mapping[str, Any]) -> None:
 
 
 def _log_dataset(run: ActiveRun, data: Any, name: str, context: str) -> None:
-    import numpy as np
     import pandas as pd
 
     if isinstance(data, (pd.DataFrame, pd.Series, np.ndarray)):

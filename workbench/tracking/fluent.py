@@ -64,6 +64,11 @@ def start_run(
     return connect().start_run(experiment, name, tags=tags, parent=parent)
 
 
+def resume_run(run_id: str) -> ActiveRun:
+    """Reopen an ended run to log more to it; see :meth:`workbench.Workbench.resume_run`."""
+    return connect().resume_run(run_id)
+
+
 def log_param(key: str, value: Any) -> None:
     """Log a param to the active run."""
     require_active_run("workbench.log_param").log_param(key, value)

@@ -136,7 +136,7 @@ class ActiveRun:
                 return
             self.status = status
         self._recorder.record(
-            "run_ends",
+            "run_updates",
             {"run_id": self.run_id, "status": status, "end_time": _now_us(), "error": error},
         )
         self._recorder.running.pop(self.run_id, None)
@@ -159,31 +159,30 @@ class ActiveRun:
         caller = f"ActiveRun.{_caller}"
         v.check_mapping(params, caller, name="params")
         self._check_open(_caller)
-        rows = []
-        for key, value in params.items():
-            v.check_key(key, caller)
-            text, number, kind = v.param_to_record(key, value, caller)
-            with self._lock:
-                if key in self._params:
-                    if self._params[key] != (text, kind):
-                        raise ConflictError(
-                            f"Param {key!r} of run {self.run_id!r} was already logged as "
-                            f"{self._params[key][0]!r}; params are immutable. Log changing "
-                            "values as metrics or tags, or start a new run."
-                        )
-                    continue
-                self._params[key] = (text, kind)
-            rows.append(
+        encoded = {
+            v.check_key(k, caller): v.param_to_record(k, x, caller) for k, x in params.items()
+        }
+        with self._lock:  # all or nothing: check every key before recording any
+            for key, (text, _, kind) in encoded.items():
+                if key in self._params and self._params[key] != (text, kind):
+                    raise ConflictError(
+                        f"Param {key!r} of run {self.run_id!r} was already logged as "
+                        f"{self._params[key][0]!r}; params are immutable. Log changing "
+                        "values as metrics or tags, or start a new run."
+                    )
+            fresh = {k: e for k, e in encoded.items() if k not in self._params}
+            self._params.update({k: (text, kind) for k, (text, _, kind) in fresh.items()})
+        for key, (text, number, kind) in fresh.items():
+            self._recorder.record(
+                "params",
                 {
                     "run_id": self.run_id,
                     "key": key,
                     "value": text,
                     "value_num": number,
                     "value_type": kind,
-                }
+                },
             )
-        for row in rows:
-            self._recorder.record("params", row)
 
     # -- metrics ----------------------------------------------------------------------------
     def _next_step(self, key: str, step: int | None) -> int:
