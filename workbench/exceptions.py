@@ -6,36 +6,49 @@ the JSON ``error_code`` by HTTP layers) and ``http_status`` the status an HTTP l
 
     WorkbenchError
     ├── InvalidParameterError (ValueError)      a public function got a bad argument
-    │   └── FilterSyntaxError                   a run filter / order_by that does not parse
+    │   ├── FilterSyntaxError                   a run filter / order_by that does not parse
+    │   └── SignatureMismatchError              data that does not fit a model's signature
     ├── NotFoundError (KeyError)                something named does not exist
     │   ├── RunNotFoundError
     │   ├── ExperimentNotFoundError
-    │   └── ArtifactNotFoundError
+    │   ├── ArtifactNotFoundError
+    │   └── ModelNotFoundError                  no such model, version or alias
     ├── ConflictError                           the request contradicts what is stored
     │   └── RunNotActiveError                   logging to a run that has ended
     ├── NoActiveRunError (RuntimeError)         module-level log_* outside ``with start_run()``
+    ├── UnsafeModelError (PermissionError)      loading would run untrusted code; not trusted
     └── StoreError (OSError)                    the store cannot be used
         ├── NotAWorkbenchStoreError             the path holds something else
         ├── StoreVersionError                   written by a newer workbench
-        └── StoreBusyError                      the store lock could not be had in time
+        ├── StoreBusyError                      the store lock could not be had in time
+        └── ArtifactIntegrityError              a stored file no longer matches its digest
+
+Warnings (``warnings.warn``; not errors, so not under ``WorkbenchError``):
+
+    UnsafeLoadWarning (UserWarning)             a model was loaded with ``trusted=True``
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactIntegrityError",
     "ArtifactNotFoundError",
     "ConflictError",
     "ExperimentNotFoundError",
     "FilterSyntaxError",
     "InvalidParameterError",
+    "ModelNotFoundError",
     "NoActiveRunError",
     "NotAWorkbenchStoreError",
     "NotFoundError",
     "RunNotActiveError",
     "RunNotFoundError",
+    "SignatureMismatchError",
     "StoreBusyError",
     "StoreError",
     "StoreVersionError",
+    "UnsafeLoadWarning",
+    "UnsafeModelError",
     "WorkbenchError",
 ]
 
@@ -138,3 +151,49 @@ class StoreBusyError(StoreError):
     """The store lock was held by other processes for longer than the configured timeout."""
 
     error_code = "STORE_BUSY"
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+
+class SignatureMismatchError(InvalidParameterError):
+    """Input data does not fit a model's signature; ``problems`` lists every mismatch found."""
+
+    error_code = "SIGNATURE_MISMATCH"
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class ModelNotFoundError(NotFoundError):
+    """No registered model has the given name, version or alias."""
+
+    error_code = "MODEL_NOT_FOUND"
+
+
+class UnsafeModelError(WorkbenchError, PermissionError):
+    """Loading the model would import or run code that is not trusted; the message says how to
+    trust it (``load_model(uri, trusted=[...])`` or ``trusted=True``)."""
+
+    error_code = "UNSAFE_MODEL"
+    http_status = 403
+
+    def __init__(self, message: str, *, untrusted: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.untrusted = list(untrusted or [])
+
+    def __str__(self) -> str:  # PermissionError would format (errno, strerror); show the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ArtifactIntegrityError(StoreError):
+    """A stored artifact file's SHA-256 differs from the digest recorded for it: it was modified
+    or damaged after it was written, so it is not used."""
+
+    error_code = "ARTIFACT_INTEGRITY"
+    http_status = 500
+
+
+class UnsafeLoadWarning(UserWarning):
+    """A model was loaded with ``trusted=True``: its file could run arbitrary code on load."""

@@ -29,7 +29,6 @@ BASE_COLUMNS = (
     "parent_id",
     "error",
 )
-_STAT_COLUMN = {"latest": "latest", "min": "min", "max": "max", "count": "count"}
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -207,72 +206,70 @@ def search_runs(con: duckdb.DuckDBPyConnection, search: RunSearch) -> pd.DataFra
         con.execute("DROP TABLE IF EXISTS __selected")
 
 
+_DISCOVER_KEYS = """
+    SELECT 'p' AS kind, key,
+           CASE WHEN bool_and(value_type IN ('int', 'null')) THEN 'TRY_CAST(value AS BIGINT)'
+                WHEN bool_and(value_type IN ('int', 'float', 'null')) THEN 'value_num'
+                ELSE 'value' END AS expression
+    FROM wb_params WHERE run_id IN (SELECT run_id FROM __selected) GROUP BY key
+    UNION ALL
+    SELECT 'm', key, NULL FROM wb_metric_summary
+    WHERE run_id IN (SELECT run_id FROM __selected) GROUP BY key
+    UNION ALL
+    SELECT 't', key, 'value' FROM wb_tags
+    WHERE run_id IN (SELECT run_id FROM __selected) GROUP BY key
+    ORDER BY kind, key
+"""
+_TABLES = {"p": "wb_params", "m": "wb_metric_summary", "t": "wb_tags"}
+
+
 def _pivot(
-    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]
+    kind: str, keys: list[tuple[str, str | None]], columns: dict[str, str]
 ) -> tuple[str, dict[str, Any]]:
-    """A sub-query with one column per (key, expression) of ``table`` for the selected runs."""
-    keys = [
-        r[0]
-        for r in con.execute(
-            f"SELECT DISTINCT key FROM {table} WHERE run_id IN (SELECT run_id FROM __selected) "
-            "ORDER BY key"
-        ).fetchall()
-    ]
-    if not keys:
-        return "", {}
+    """A sub-query with one column per (key, column) of one table, for the selected runs.
+
+    ``keys`` pairs each key with the SQL expression of its value (None: use ``columns``).
+    """
     parameters: dict[str, Any] = {}
     selects = []
-    numeric_params: dict[str, str] = {}
-    if table == "wb_params":
-        numeric_params = dict(
-            con.execute(
-                """SELECT key, CASE WHEN bool_and(value_type IN ('int', 'null'))
-                                THEN 'TRY_CAST(value AS BIGINT)' ELSE 'value_num' END
-               FROM wb_params WHERE run_id IN (SELECT run_id FROM __selected)
-               GROUP BY key HAVING bool_and(value_type IN ('int', 'float', 'null'))"""
-            ).fetchall()
-        )
-    prefix = table[3]
-    for i, key in enumerate(keys):
-        parameters[f"{prefix}k{i}"] = key
+    for i, (key, value_expression) in enumerate(keys):
+        parameters[f"{kind}k{i}"] = key
         for label, expression in columns.items():
-            if table == "wb_params" and key in numeric_params:
-                expression = numeric_params[key]
             name = label.format(key=key).replace('"', '""')
             selects.append(
-                f'any_value({expression}) FILTER (WHERE key = ${prefix}k{i}) AS "{name}"'
+                f"any_value({value_expression or expression}) FILTER (WHERE key = ${kind}k{i})"
+                f' AS "{name}"'
             )
     sql = (
-        f"(SELECT run_id, {', '.join(selects)} FROM {table} "
+        f"(SELECT run_id, {', '.join(selects)} FROM {_TABLES[kind]} "
         f"WHERE run_id IN (SELECT run_id FROM __selected) GROUP BY run_id)"
     )
     return sql, parameters
 
 
 def _wide_frame(con: duckdb.DuckDBPyConnection, metric_stats: tuple[str, ...]) -> pd.DataFrame:
-    metric_columns = {
-        ("metrics.{key}" if stat == "latest" else f"{stat}(metrics.{{key}})"): _STAT_COLUMN[stat]
-        for stat in metric_stats
+    columns = {
+        "p": {"params.{key}": "value"},
+        "m": {
+            ("metrics.{key}" if stat == "latest" else f"{stat}(metrics.{{key}})"): stat
+            for stat in metric_stats
+        },
+        "t": {"tags.{key}": "value"},
     }
-    joins, parameters = [], {}
-    for alias, (table, columns) in {
-        "p": ("wb_params", {"params.{key}": "value"}),
-        "m": ("wb_metric_summary", metric_columns),
-        "t": ("wb_tags", {"tags.{key}": "value"}),
-    }.items():
-        sub, sub_parameters = _pivot(con, table, columns)
-        if sub:
-            joins.append(f"LEFT JOIN {sub} {alias} ON {alias}.run_id = s.run_id")
+    keys: dict[str, list[tuple[str, str | None]]] = {"p": [], "m": [], "t": []}
+    for kind, key, expression in con.execute(_DISCOVER_KEYS).fetchall():
+        keys[kind].append((key, expression if kind == "p" else None))
+    joins, extra, parameters = [], [], {}
+    for kind, kind_keys in keys.items():
+        if kind_keys:
+            sub, sub_parameters = _pivot(kind, kind_keys, columns[kind])
+            joins.append(f"LEFT JOIN {sub} {kind} ON {kind}.run_id = s.run_id")
+            extra.append(f"{kind}.* EXCLUDE (run_id)")
             parameters.update(sub_parameters)
-    extra = ", ".join(
-        f"{a}.* EXCLUDE (run_id)"
-        for a in ("p", "m", "t")
-        if any(j.endswith(f"{a}.run_id = s.run_id") for j in joins)
-    )
     df = con.execute(
         f"""SELECT r.run_id, r.name, e.name AS experiment, r.status, r.start_time, r.end_time,
                    epoch(r.end_time) - epoch(r.start_time) AS duration_s, r.parent_id, r.error
-                   {", " + extra if extra else ""}
+                   {"".join(", " + e for e in extra)}
             FROM __selected s JOIN wb_runs r ON r.run_id = s.run_id
             JOIN wb_experiments e ON e.experiment_id = r.experiment_id
             {" ".join(joins)}

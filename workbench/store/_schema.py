@@ -1,9 +1,10 @@
 """The DuckDB schema of a workbench store, its version, and forward-only migrations.
 
 Tables carry a ``wb_`` prefix and are private; the documented, stable surface for SQL users is
-the set of views created at the end (``runs``, ``params``, ``metrics``, ``metric_history``,
-``tags``, ``datasets``, ``run_inputs``, ``artifacts``, ``experiments``). Times are stored as
-``TIMESTAMP`` in UTC.
+the set of views created at the end of each migration (``runs``, ``params``, ``metrics``,
+``metric_history``, ``tags``, ``datasets``, ``run_inputs``, ``artifacts``, ``experiments``; from
+version 2 the registry's ``models``, ``model_versions``, ``aliases``, ``alias_history``). Times
+are stored as ``TIMESTAMP`` in UTC.
 
 A migration is a list of SQL statements taking the schema from version ``n`` to ``n + 1``;
 ``MIGRATIONS[n - 1]`` is that list. Version 1 is the initial schema.
@@ -11,7 +12,7 @@ A migration is a list of SQL statements taking the schema from version ``n`` to 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = [
     """CREATE TABLE wb_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)""",
@@ -123,14 +124,80 @@ _V1 = [
         SELECT run_id, path, digest, size, media_type, created_at FROM wb_artifacts""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1]
+# Version 2: the model registry. Version numbers are never reused: a deleted version keeps its
+# row (``deleted_at``), so ``max(version) + 1`` stays unique. The alias history is append-only;
+# ``seq`` orders it across the whole store.
+_V2 = [
+    """CREATE TABLE wb_models (
+        name VARCHAR PRIMARY KEY,
+        description VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        tags JSON
+    )""",
+    """CREATE TABLE wb_model_versions (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        run_id VARCHAR NOT NULL,
+        artifact_path VARCHAR NOT NULL,
+        artifact_digest VARCHAR NOT NULL,
+        flavor VARCHAR NOT NULL,
+        signature JSON,
+        input_example JSON,
+        description VARCHAR,
+        tags JSON,
+        lineage JSON,
+        created_by VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        deleted_at TIMESTAMP,
+        PRIMARY KEY (name, version)
+    )""",
+    """CREATE TABLE wb_aliases (
+        name VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias)
+    )""",
+    """CREATE TABLE wb_alias_history (
+        seq BIGINT NOT NULL,
+        name VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        from_version INTEGER,
+        to_version INTEGER,
+        actor VARCHAR,
+        reason VARCHAR,
+        changed_at TIMESTAMP NOT NULL
+    )""",
+    # --- the documented views -------------------------------------------------------------
+    """CREATE VIEW model_versions AS
+        SELECT name, version, run_id, artifact_path, artifact_digest, flavor, description, tags,
+               created_at, created_by, signature, input_example, lineage
+        FROM wb_model_versions WHERE deleted_at IS NULL""",
+    """CREATE VIEW models AS
+        SELECT m.name, m.description, m.created_at, m.tags,
+               max(v.version) AS latest_version, count(v.version) AS versions,
+               max(v.created_at) AS updated_at
+        FROM wb_models m LEFT JOIN wb_model_versions v
+             ON v.name = m.name AND v.deleted_at IS NULL
+        GROUP BY m.name, m.description, m.created_at, m.tags""",
+    """CREATE VIEW aliases AS SELECT name, alias, version FROM wb_aliases""",
+    """CREATE VIEW alias_history AS
+        SELECT seq, name, alias, action, from_version, to_version, actor, reason, changed_at
+        FROM wb_alias_history""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 
 PUBLIC_VIEWS = (
+    "alias_history",
+    "aliases",
     "artifacts",
     "datasets",
     "experiments",
     "metric_history",
     "metrics",
+    "model_versions",
+    "models",
     "params",
     "run_inputs",
     "runs",

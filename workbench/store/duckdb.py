@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -92,7 +93,7 @@ class DuckDBStore(Store):
             self.location = ":memory:"
             self._tmp = tempfile.TemporaryDirectory(prefix="workbench-memory-")
             self.root = Path(self._tmp.name)
-            self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(":memory:")
+            self._con: duckdb.DuckDBPyConnection | None = _configure(duckdb.connect(":memory:"))
             atexit.register(_close_at_exit, weakref.ref(self))
         else:
             path = Path(location).expanduser().absolute()
@@ -150,7 +151,7 @@ class DuckDBStore(Store):
         delay = 0.002
         while True:
             try:
-                return duckdb.connect(str(self.db_path))
+                return _configure(duckdb.connect(str(self.db_path)))
             except duckdb.IOException as exc:
                 if not _LOCK_CONFLICT.search(str(exc)):
                     raise NotAWorkbenchStoreError(
@@ -379,6 +380,22 @@ class DuckDBStore(Store):
             self._con.close()
             self._con = None
             self._tmp.cleanup()
+
+
+def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Session settings: every usable core (DuckDB 2.0 detected one here), no progress bar
+    printed into the user's notebook or terminal."""
+    con.execute(f"SET threads = {_usable_cores()}")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+@functools.cache
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _close_at_exit(ref: weakref.ref[DuckDBStore]) -> None:

@@ -1,0 +1,438 @@
+"""Model signatures: what a model takes (columns, dtypes, nullability) and what it returns.
+
+A signature is inferred at registration from the training data (or an input example) and from the
+model's output on a small sample of it. The serving layer calls :meth:`ModelSignature.validate`
+(every problem, as a list of sentences) or :meth:`ModelSignature.conform` (the data cast to the
+training dtypes, in training column order, or :class:`~workbench.SignatureMismatchError`).
+
+Column kinds, from the dtype: ``integer``, ``float``, ``boolean``, ``string``, ``datetime``,
+``category``, ``object`` (anything else; not type-checked).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.exceptions import InvalidParameterError, SignatureMismatchError
+
+__all__ = [
+    "ColumnSpec",
+    "ModelSignature",
+    "check_signature",
+    "example_data",
+    "infer_signature",
+    "make_input_example",
+]
+
+SAMPLE_ROWS = 100
+EXAMPLE_ROWS = 5
+MAX_OUTPUT_COLUMNS = 50
+_SHOWN_BAD_VALUES = 3
+_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One input or output column: name, dtype as pandas writes it, kind, nullability."""
+
+    name: str
+    dtype: str
+    kind: str
+    nullable: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "kind": self.kind, "nullable": self.nullable}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ColumnSpec:
+        return cls(str(data["name"]), str(data["dtype"]), str(data["kind"]), bool(data["nullable"]))
+
+
+def kind_of(dtype: Any, values: pd.Series | None = None) -> str:
+    """The kind of a dtype (``integer``, ``float``, ...), as validation checks it."""
+    api = pd.api.types
+    if api.is_bool_dtype(dtype):
+        return "boolean"
+    if api.is_integer_dtype(dtype):
+        return "integer"
+    if api.is_float_dtype(dtype):
+        return "float"
+    if api.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if api.is_string_dtype(dtype) and (values is None or api.infer_dtype(values) == "string"):
+        return "string"
+    if values is not None and api.is_object_dtype(dtype):
+        inferred = api.infer_dtype(values, skipna=True)
+        if inferred in ("string", "empty"):
+            return "string"
+    return "object"
+
+
+@dataclass(frozen=True)
+class ModelSignature:
+    """What a model takes and returns.
+
+    Parameters
+    ----------
+    inputs
+        Input columns in training order (for arrays: ``"0"``, ``"1"``, ...).
+    outputs
+        Output columns (``prediction`` for a 1-D output); empty when unknown.
+    input_type
+        ``"dataframe"`` or ``"ndarray"``: what the model was trained on.
+    output_shape
+        Shape of one row's output without the row axis (``()`` for one value per row);
+        ``None`` when unknown.
+    method
+        The model method the outputs were observed from (``predict``, ``transform``).
+    """
+
+    inputs: tuple[ColumnSpec, ...]
+    outputs: tuple[ColumnSpec, ...] = ()
+    input_type: str = "dataframe"
+    output_shape: tuple[int, ...] | None = None
+    method: str | None = None
+
+    @property
+    def input_names(self) -> list[str]:
+        return [c.name for c in self.inputs]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": [c.to_dict() for c in self.inputs],
+            "outputs": [c.to_dict() for c in self.outputs],
+            "input_type": self.input_type,
+            "output_shape": None if self.output_shape is None else list(self.output_shape),
+            "method": self.method,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelSignature:
+        shape = data.get("output_shape")
+        return cls(
+            inputs=tuple(ColumnSpec.from_dict(c) for c in data.get("inputs", ())),
+            outputs=tuple(ColumnSpec.from_dict(c) for c in data.get("outputs", ())),
+            input_type=str(data.get("input_type", "dataframe")),
+            output_shape=None if shape is None else tuple(int(n) for n in shape),
+            method=data.get("method"),
+        )
+
+    # -- checking data ----------------------------------------------------------------------
+    def validate(self, data: Any, *, allow_extra: bool = True) -> list[str]:
+        """Every way ``data`` does not fit the inputs, as sentences; empty when it fits.
+
+        Reports missing columns (with a close match among unexpected ones), values that cannot
+        be cast to the column's kind (with row positions), and missing values in columns that
+        had none in training. Unexpected columns are reported when ``allow_extra`` is False,
+        or as likely misspellings of missing ones.
+        """
+        frame, problems = self._as_frame(data)
+        if frame is None:
+            return problems
+        expected = self.input_names
+        present = [str(c) for c in frame.columns]
+        missing = [c for c in self.inputs if c.name not in present]
+        extra = [c for c in present if c not in expected]
+        for spec in missing:
+            close = difflib.get_close_matches(spec.name, extra, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"missing column {spec.name!r} ({spec.kind}, {spec.dtype}){hint}")
+        if extra and (not allow_extra or missing):
+            problems.append(f"unexpected columns {extra}; the model takes {expected}")
+        frame.columns = present
+        for spec in self.inputs:
+            if spec.name in present:
+                problems += _check_column(frame[spec.name], spec)
+        return problems
+
+    def conform(self, data: Any) -> Any:
+        """``data`` as the model was trained on it: training column order and dtypes.
+
+        Returns a DataFrame (or a 2-D array for models trained on arrays).
+
+        Raises
+        ------
+        SignatureMismatchError
+            With every problem :meth:`validate` finds, in ``.problems``.
+        """
+        problems = self.validate(data)
+        if problems:
+            listed = "\n".join(f"  - {p}" for p in problems)
+            raise SignatureMismatchError(
+                f"The input does not match the model's signature ({len(problems)} "
+                f"problem{'s' if len(problems) > 1 else ''}):\n{listed}\n"
+                f"Expected columns: {self.input_names}.",
+                problems=problems,
+            )
+        frame, _ = self._as_frame(data)
+        assert frame is not None
+        frame.columns = [str(c) for c in frame.columns]
+        return self._cast(frame[self.input_names])
+
+    def _as_frame(self, data: Any) -> tuple[pd.DataFrame | None, list[str]]:
+        if isinstance(data, pd.DataFrame):
+            return data.copy(), []
+        if isinstance(data, pd.Series):
+            return data.to_frame(), []
+        if isinstance(data, (list, tuple)) and data and all(isinstance(r, Mapping) for r in data):
+            return pd.DataFrame(list(data)), []
+        if isinstance(data, Mapping):
+            try:
+                return pd.DataFrame(dict(data)), []
+            except ValueError as exc:
+                return None, [f"the input columns cannot form a table: {exc}"]
+        array = np.asarray(data) if isinstance(data, (list, tuple, np.ndarray)) else None
+        if array is None:
+            return None, [
+                f"the input must be a DataFrame, a 2-D array or a list of records; "
+                f"got {type(data).__name__}"
+            ]
+        if array.ndim == 1 and len(self.inputs) == 1:
+            array = array.reshape(-1, 1)
+        if array.ndim != 2 or array.shape[1] != len(self.inputs):
+            return None, [
+                f"the input array has shape {array.shape}; the model takes rows of "
+                f"{len(self.inputs)} values ({self.input_names})"
+            ]
+        return pd.DataFrame(array, columns=self.input_names), []
+
+    def _cast(self, frame: pd.DataFrame) -> Any:
+        out = {}
+        for spec in self.inputs:
+            out[spec.name] = _cast_column(frame[spec.name], spec)
+        cast = pd.DataFrame(out, index=frame.index)
+        if self.input_type == "ndarray":
+            dtype = self.inputs[0].dtype if self.inputs else None
+            try:
+                return cast.to_numpy(dtype=dtype)
+            except (TypeError, ValueError):
+                return cast.to_numpy()
+        return cast
+
+
+def _rows(mask: pd.Series) -> list[int]:
+    return [int(i) for i in np.flatnonzero(mask.to_numpy())[:_SHOWN_BAD_VALUES]]
+
+
+def _describe_bad(series: pd.Series, mask: pd.Series, spec: ColumnSpec, what: str) -> str:
+    positions = _rows(mask)
+    values = [series.iloc[i] for i in positions]
+    count = int(mask.sum())
+    more = f" and {count - len(positions)} more" if count > len(positions) else ""
+    return (
+        f"column {spec.name!r}: {count} value{'s' if count > 1 else ''} {what} "
+        f"({spec.dtype}): {values!r} at rows {positions}{more}"
+    )
+
+
+def _check_column(series: pd.Series, spec: ColumnSpec) -> list[str]:
+    problems = []
+    nulls = series.isna()
+    if nulls.any() and not spec.nullable:
+        positions = _rows(nulls)
+        problems.append(
+            f"column {spec.name!r}: {int(nulls.sum())} missing value(s) at rows {positions}, "
+            "but the model was trained without missing values in this column"
+        )
+    present = series[~nulls]
+    if present.empty:
+        return problems
+    bad: pd.Series | None = None
+    what = ""
+    if spec.kind in ("integer", "float"):
+        numbers = _to_number(present)
+        bad = numbers.isna()
+        what = "cannot be read as numbers"
+        if spec.kind == "integer" and not bad.all():
+            fractional = (~bad) & (numbers.fillna(0) % 1 != 0)
+            if fractional.any():
+                problems.append(
+                    _describe_bad(present, fractional, spec, "are not whole numbers")
+                )
+    elif spec.kind == "boolean":
+        bad = _to_bool(present).isna()
+        what = "are not booleans (True/False, 1/0, 'true'/'false')"
+    elif spec.kind == "datetime":
+        bad = pd.to_datetime(present, errors="coerce", format="mixed").isna()
+        what = "cannot be read as dates/times"
+    if bad is not None and bad.any():
+        problems.append(_describe_bad(present, bad, spec, what))
+    return problems
+
+
+def _to_number(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype(float)
+    return pd.to_numeric(series, errors="coerce")
+
+
+def _to_bool(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype(object)
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        if isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str):
+            return _BOOL_WORDS.get(value.strip().lower())
+        return None
+
+    return series.map(convert).astype(object)
+
+
+def _cast_column(series: pd.Series, spec: ColumnSpec) -> pd.Series:
+    """The column converted to the training dtype where possible (unchanged otherwise)."""
+    try:
+        if spec.kind in ("integer", "float"):
+            series = _to_number(series)
+        elif spec.kind == "boolean":
+            series = _to_bool(series)
+        elif spec.kind == "datetime":
+            series = pd.to_datetime(series, errors="coerce", format="mixed")
+        return series.astype(spec.dtype)
+    except (TypeError, ValueError):
+        return series
+
+
+# -- inference ------------------------------------------------------------------------------
+
+
+def _input_frame(data: Any) -> tuple[pd.DataFrame, str]:
+    """``data`` as a DataFrame with string column names, and its input type."""
+    if isinstance(data, pd.DataFrame):
+        frame = data.copy(deep=False)
+        frame.columns = [str(c) for c in frame.columns]
+        return frame, "dataframe"
+    if isinstance(data, pd.Series):
+        return data.to_frame(name=str(data.name if data.name is not None else "0")), "dataframe"
+    if isinstance(data, (np.ndarray, list, tuple)):
+        array = np.asarray(data)
+        if array.ndim == 1:
+            array = array.reshape(-1, 1)
+        if array.ndim != 2:
+            raise InvalidParameterError(
+                f"The 'input_example' must be a DataFrame or a 2-D array. Got an array of shape "
+                f"{array.shape} instead. Reshape it to (rows, features)."
+            )
+        return pd.DataFrame(array, columns=[str(i) for i in range(array.shape[1])]), "ndarray"
+    raise InvalidParameterError(
+        "The 'input_example' must be a pandas DataFrame, a Series or a 2-D numpy array. Got "
+        f"{type(data).__name__} instead. Pass the training features (X), or a sample of them."
+    )
+
+
+def _column_specs(frame: pd.DataFrame) -> tuple[ColumnSpec, ...]:
+    return tuple(
+        ColumnSpec(
+            name=str(name),
+            dtype=str(frame[name].dtype),
+            kind=kind_of(frame[name].dtype, frame[name]),
+            nullable=bool(frame[name].isna().any()),
+        )
+        for name in frame.columns
+    )
+
+
+def infer_signature(data: Any, model: Any = None, *, sample_rows: int = SAMPLE_ROWS) -> ModelSignature:
+    """The signature of ``model`` from its training data (all rows) and its output on a sample.
+
+    Parameters
+    ----------
+    data
+        The training features (DataFrame, Series or 2-D array), or a representative sample:
+        nullability is read from every row given.
+    model
+        The fitted model; its ``predict`` (or ``transform``) is called on the first
+        ``sample_rows`` rows to learn the output. ``None``: inputs only.
+    """
+    frame, input_type = _input_frame(data)
+    inputs = _column_specs(frame)
+    if model is None:
+        return ModelSignature(inputs, input_type=input_type)
+    method = next((m for m in ("predict", "transform") if callable(getattr(model, m, None))), None)
+    if method is None:
+        return ModelSignature(inputs, input_type=input_type)
+    sample = data[:sample_rows] if not isinstance(data, pd.DataFrame) else data.iloc[:sample_rows]
+    try:
+        output = getattr(model, method)(sample)
+    except Exception as exc:
+        raise InvalidParameterError(
+            f"Could not infer the model's output signature: {type(model).__name__}.{method}() "
+            f"failed on the first {len(frame.iloc[:sample_rows])} rows of the input example with "
+            f"{type(exc).__name__}: {exc}. Pass an input_example the fitted model accepts (its "
+            "training features), or a signature= you built with infer_signature()."
+        ) from exc
+    outputs, shape = _output_specs(output)
+    return ModelSignature(inputs, outputs, input_type, shape, method)
+
+
+def _output_specs(output: Any) -> tuple[tuple[ColumnSpec, ...], tuple[int, ...]]:
+    if isinstance(output, pd.DataFrame):
+        frame = output.copy(deep=False)
+        frame.columns = [str(c) for c in frame.columns]
+        return _column_specs(frame), (frame.shape[1],)
+    if isinstance(output, pd.Series):
+        name = str(output.name) if output.name is not None else "prediction"
+        return _column_specs(output.to_frame(name=name)), ()
+    if hasattr(output, "toarray"):  # scipy sparse
+        output = output.toarray()
+    array = np.asarray(output)
+    if array.ndim <= 1:
+        return _column_specs(pd.DataFrame({"prediction": array.reshape(-1)})), ()
+    if array.ndim == 2 and array.shape[1] <= MAX_OUTPUT_COLUMNS:
+        columns = [f"prediction_{i}" for i in range(array.shape[1])]
+        return _column_specs(pd.DataFrame(array, columns=columns)), (array.shape[1],)
+    nullable = bool(pd.isna(array).any()) if array.dtype.kind in "fOmM" else False
+    spec = ColumnSpec("prediction", str(array.dtype), kind_of(array.dtype), nullable)
+    return (spec,), tuple(int(n) for n in array.shape[1:])
+
+
+# -- input examples -------------------------------------------------------------------------
+
+
+def make_input_example(data: Any, rows: int = EXAMPLE_ROWS) -> dict[str, Any]:
+    """The first ``rows`` rows of ``data`` as JSON-ready ``{"type", "columns", "data"}``."""
+    frame, input_type = _input_frame(data)
+    text = frame.head(rows).to_json(
+        orient="split", index=False, date_format="iso", default_handler=str
+    )
+    payload = json.loads(text)
+    return {"type": input_type, "columns": payload["columns"], "data": payload["data"]}
+
+
+def example_data(example: Mapping[str, Any], signature: ModelSignature | None = None) -> Any:
+    """A stored input example back as data the model takes (cast to the signature's dtypes)."""
+    frame = pd.DataFrame(list(example.get("data", [])), columns=list(example.get("columns", [])))
+    if signature is not None and set(signature.input_names) <= set(frame.columns):
+        return signature._cast(frame[signature.input_names])
+    return frame.to_numpy() if example.get("type") == "ndarray" else frame
+
+
+def check_signature(value: Any, caller: str) -> ModelSignature | None:
+    """``signature=`` of register_model: a ModelSignature, its dict form, or None."""
+    if value is None or isinstance(value, ModelSignature):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return ModelSignature.from_dict(value)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameterError(
+                f"The 'signature' parameter of {caller} is a dict that is not a signature "
+                f"({type(exc).__name__}: {exc}). Build one with "
+                "workbench.registry.infer_signature(X, model)."
+            ) from None
+    raise InvalidParameterError(
+        f"The 'signature' parameter of {caller} must be a ModelSignature or None. Got "
+        f"{type(value).__name__} instead. Build one with workbench.registry.infer_signature(X, model)."
+    )
