@@ -41,6 +41,7 @@ from workbench.tracking.autolog import autolog
 from workbench.tracking.fluent import (
     active_run,
     artifact_path,
+    close,
     create_experiment,
     delete_experiment,
     delete_run,
@@ -101,6 +102,7 @@ __all__ = [
     "active_run",
     "artifact_path",
     "autolog",
+    "close",
     "connect",
     "create_experiment",
     "delete_experiment",

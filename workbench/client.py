@@ -209,6 +209,18 @@ class Workbench:
         """Block until everything logged so far is durable and visible to every reader."""
         self._recorder.sync(block=True)
 
+    def close(self) -> None:
+        """End open runs as killed, flush, and release the store; the client is unusable after.
+
+        Call it before deleting a store folder; ``connect()`` then makes a fresh client.
+        """
+        self._recorder.close()
+        with _clients_lock:
+            for key, client in list(_clients.items()):
+                if client is self:
+                    del _clients[key]
+        self.store.close()
+
     def get_run(self, run_id: str) -> Run:
         """A snapshot of one run (params, latest metrics, tags, inputs, artifacts, context)."""
         if not isinstance(run_id, str) or not run_id:

@@ -17,10 +17,12 @@ import pyarrow as pa
 
 SPOOL_FORMAT = 1
 
+# Run ids and keys repeat on every point: dictionary-encoded they cost 4 bytes a point.
+LABEL = pa.dictionary(pa.int32(), pa.string())
 METRIC_SCHEMA = pa.schema(
     [
-        ("run_id", pa.string()),
-        ("key", pa.string()),
+        ("run_id", LABEL),
+        ("key", LABEL),
         ("step", pa.int64()),
         ("value", pa.float64()),
         ("timestamp", pa.timestamp("us")),
@@ -106,6 +108,20 @@ class Batch:
             batch_id=events["batch_id"],
             records=records,
             metrics=table.replace_schema_metadata(None),
+        )
+
+    @staticmethod
+    def labels(values: list[str] | tuple[str, ...]) -> pa.DictionaryArray:
+        """Dictionary-encode repeated strings (run ids, metric keys) for ``METRIC_SCHEMA``."""
+        return pa.array(values, pa.string()).dictionary_encode()
+
+    @staticmethod
+    def constant_label(value: str, size: int) -> pa.DictionaryArray:
+        """``size`` copies of one label, without building ``size`` Python strings."""
+        import numpy as np
+
+        return pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(size, dtype=np.int32)), pa.array([value], pa.string())
         )
 
     @staticmethod

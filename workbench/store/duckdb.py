@@ -46,9 +46,10 @@ from workbench.exceptions import (
     NotFoundError,
     RunNotFoundError,
     StoreBusyError,
+    StoreError,
     StoreVersionError,
 )
-from workbench.store import _ingest, _read
+from workbench.store import _ingest, _read, _registry_sql
 from workbench.store._schema import MIGRATIONS, SCHEMA_VERSION
 from workbench.store._spool import Spool
 from workbench.store.artifacts import ArtifactStore
@@ -58,6 +59,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.entities import Dataset, Experiment, Run
+    from workbench.registry._entities import (
+        AliasEvent,
+        ModelVersion,
+        NewModelVersion,
+        RegisteredModel,
+    )
     from workbench.store._batch import Batch
 
 __all__ = ["DuckDBStore"]
@@ -112,8 +119,10 @@ class DuckDBStore(Store):
         self.spool = Spool(self.root / "spool", fsync=fsync)
         self._artifacts = ArtifactStore(self.root / "artifacts")
         self._file_lock = None if self._memory else filelock.FileLock(self.root / "workbench.lock")
+        self._checked = False
         with self._connect(timeout=lock_timeout) as con:
             self._check_schema(con)
+        self._checked = True
 
     def __repr__(self) -> str:
         return f"DuckDBStore({self.location!r})"
@@ -147,6 +156,11 @@ class DuckDBStore(Store):
 
     def _open(self, timeout: float) -> duckdb.DuckDBPyConnection:
         """Open the file, retrying while a non-workbench process (e.g. the duckdb CLI) holds it."""
+        if self._checked and not self.db_path.exists():
+            raise StoreError(
+                f"The store database {self.db_path} has been removed since this process opened "
+                "it. Point set_store() / WORKBENCH_STORE at an existing store or a new folder."
+            )
         deadline = time.monotonic() + max(timeout, 0.0)
         delay = 0.002
         while True:
@@ -380,6 +394,60 @@ class DuckDBStore(Store):
             self._con.close()
             self._con = None
             self._tmp.cleanup()
+
+    # -- registry --------------------------------------------------------------------------
+    # Synchronous: each call holds the store lock, so version numbers are assigned atomically.
+    def create_model_version(self, new: NewModelVersion) -> ModelVersion:
+        with self._synced() as con:
+            return _registry_sql.create_version(con, new, _utcnow())
+
+    def get_model_version(self, name: str, version: int | None = None) -> ModelVersion:
+        with self._synced() as con:
+            return _registry_sql.get_version(con, name, version)
+
+    def get_model_alias(self, name: str, alias: str) -> int:
+        with self._synced() as con:
+            return _registry_sql.alias_target(con, name, alias)
+
+    def list_models(self) -> list[RegisteredModel]:
+        with self._synced() as con:
+            return _registry_sql.list_models(con)
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        with self._synced() as con:
+            return _registry_sql.list_versions(con, name)
+
+    def update_model(
+        self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel:
+        with self._synced() as con:
+            return _registry_sql.update_model(con, name, description, tags)
+
+    def delete_model_version(self, name: str, version: int) -> None:
+        with self._synced() as con:
+            _registry_sql.delete_version(con, name, version, _utcnow())
+
+    def set_model_alias(
+        self, name: str, alias: str, version: int, *, actor: str | None, reason: str | None
+    ) -> AliasEvent | None:
+        with self._synced() as con:
+            return _registry_sql.set_alias(con, name, alias, version, actor, reason, _utcnow())
+
+    def delete_model_alias(
+        self, name: str, alias: str, *, actor: str | None, reason: str | None
+    ) -> AliasEvent:
+        with self._synced() as con:
+            return _registry_sql.delete_alias(con, name, alias, actor, reason, _utcnow())
+
+    def rollback_model_alias(
+        self, name: str, alias: str, *, actor: str | None, reason: str | None
+    ) -> AliasEvent:
+        with self._synced() as con:
+            return _registry_sql.rollback_alias(con, name, alias, actor, reason, _utcnow())
+
+    def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        with self._synced() as con:
+            return _registry_sql.alias_history(con, name, alias)
 
 
 def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

@@ -89,8 +89,8 @@ class Recorder:
                 0,
                 pa.table(
                     [
-                        pa.array(run_ids, pa.string()),
-                        pa.array(keys, pa.string()),
+                        Batch.labels(run_ids),
+                        Batch.labels(keys),
                         pa.array(steps, pa.int64()),
                         pa.array(values, pa.float64()),
                         pa.array(stamps, pa.timestamp("us")),
@@ -158,7 +158,10 @@ class Recorder:
             self.sync(block=False)
 
     def close(self) -> None:
-        """End runs left open as killed, flush, and stop the background thread."""
+        """End runs left open as killed, flush, and stop the background thread (once)."""
+        if self._stop.is_set():
+            return
+        _recorders.discard(self)
         for end in list(self.running.values()):
             end(
                 "killed",

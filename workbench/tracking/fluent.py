@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ActiveRun",
     "active_run",
+    "close",
     "create_experiment",
     "delete_experiment",
     "delete_run",
@@ -136,6 +137,11 @@ def log_input(data: Any, name: str | None = None, context: str = "training") -> 
 def flush() -> None:
     """Block until everything logged is durable and visible to readers."""
     connect().flush()
+
+
+def close() -> None:
+    """Flush and release the configured store's client (before deleting its folder, say)."""
+    connect().close()
 
 
 def get_run(run_id: str) -> Run:

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from workbench import _validation as v
 from workbench.exceptions import ConflictError, NoActiveRunError, RunNotActiveError
-from workbench.store._batch import METRIC_SCHEMA
+from workbench.store._batch import METRIC_SCHEMA, Batch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -271,8 +271,8 @@ class ActiveRun:
         self._recorder.points_table(
             pa.table(
                 [
-                    pa.array(np.full(array.size, self.run_id, dtype=object), pa.string()),
-                    pa.array(np.full(array.size, key, dtype=object), pa.string()),
+                    Batch.constant_label(self.run_id, array.size),
+                    Batch.constant_label(key, array.size),
                     pa.array(step_array),
                     pa.array(array),
                     pa.array(stamp_array),
