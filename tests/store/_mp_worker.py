@@ -27,7 +27,7 @@ def write(store: Path, ack_path: Path, stop: Path, seed: int) -> None:
                 with wb.start_run(experiment="mp", name=f"w{seed}-{n}") as run:
                     ack.write(f"start {run.run_id} {time.time()}\n")
                     run.log_params({"seed": seed, "n": n})
-                    for step in range(rng.randint(20, 80)):
+                    for step in range(rng.randint(100, 300)):
                         run.log_metric("loss", rng.random(), step=step)
                         ack.write(f"pt {run.run_id} {step} {time.time()}\n")
                         time.sleep(rng.uniform(0.001, 0.01))

@@ -9,9 +9,10 @@ import pytest
 
 from workbench.store import DuckDBStore, Store
 from workbench.testing import StoreContract
+from workbench.testing.registry_contract import RegistryContract
 
 
-class TestDuckDBFileStore(StoreContract):
+class TestDuckDBFileStore(StoreContract, RegistryContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[Store]:
         store = DuckDBStore(tmp_path / "store")
@@ -19,7 +20,7 @@ class TestDuckDBFileStore(StoreContract):
         store.close()
 
 
-class TestDuckDBMemoryStore(StoreContract):
+class TestDuckDBMemoryStore(StoreContract, RegistryContract):
     @pytest.fixture
     def store(self) -> Iterator[Store]:
         store = DuckDBStore(":memory:")
@@ -27,7 +28,7 @@ class TestDuckDBMemoryStore(StoreContract):
         store.close()
 
 
-class TestDuckDBFileStoreReopened(StoreContract):
+class TestDuckDBFileStoreReopened(StoreContract, RegistryContract):
     """A second handle on the same folder sees everything the first one wrote."""
 
     @pytest.fixture

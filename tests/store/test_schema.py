@@ -115,3 +115,31 @@ def test_failed_append_does_not_strand_later_writes(
     run2.end()  # retries the kept batch, then writes the end
     assert client.get_run(run2.run_id).metrics["m"] == 2.0
     assert client.get_run(run.run_id).metrics["m"] == 1.0
+
+
+def test_lease_is_shared_in_turn_by_processes(tmp_path: Path) -> None:
+    """While one process keeps the database open between reads, another still gets its turn."""
+    import subprocess
+    import sys
+    import time
+
+    store = DuckDBStore(tmp_path, linger=0.25)
+    client = wb.Workbench(store)
+    with client.start_run("lease"):
+        pass
+    client.flush()  # this process now holds the lease for up to 0.25 s
+    code = (
+        "import sys, time, workbench as wb\n"
+        f"wb.set_store({str(tmp_path)!r})\n"
+        "t = time.perf_counter(); n = len(wb.search_runs('lease'))\n"
+        "print(n, time.perf_counter() - t)\n"
+    )
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    n, waited = out.stdout.split()
+    assert int(n) == 1
+    assert float(waited) < 5.0
+    for _ in range(20):  # our reads keep working while the other process comes and goes
+        assert len(client.search_runs("lease")) == 1
+    assert time.perf_counter() - started < 30
+    store.close()

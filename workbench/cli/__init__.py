@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import workbench as wb
-from workbench.cli import tracking
+from workbench.cli import models, tracking
 
-COMMAND_MODULES = [tracking]
+COMMAND_MODULES = [tracking, models]
 
 
 def build_parser() -> argparse.ArgumentParser:

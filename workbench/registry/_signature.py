@@ -48,7 +48,12 @@ class ColumnSpec:
     nullable: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype, "kind": self.kind, "nullable": self.nullable}
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "kind": self.kind,
+            "nullable": self.nullable,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnSpec:
@@ -225,13 +230,18 @@ def _rows(mask: pd.Series) -> list[int]:
 
 def _describe_bad(series: pd.Series, mask: pd.Series, spec: ColumnSpec, what: str) -> str:
     positions = _rows(mask)
-    values = [series.iloc[i] for i in positions]
+    values = [_plain(series.iloc[i]) for i in positions]
     count = int(mask.sum())
     more = f" and {count - len(positions)} more" if count > len(positions) else ""
     return (
-        f"column {spec.name!r}: {count} value{'s' if count > 1 else ''} {what} "
-        f"({spec.dtype}): {values!r} at rows {positions}{more}"
+        f"column {spec.name!r} ({spec.dtype}): {count} value{'s' if count > 1 else ''} "
+        f"cannot be read as {what}: {values!r} at rows {positions}{more}"
     )
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, so messages read ``2.5``, not ``np.float64(2.5)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_column(series: pd.Series, spec: ColumnSpec) -> list[str]:
@@ -240,8 +250,8 @@ def _check_column(series: pd.Series, spec: ColumnSpec) -> list[str]:
     if nulls.any() and not spec.nullable:
         positions = _rows(nulls)
         problems.append(
-            f"column {spec.name!r}: {int(nulls.sum())} missing value(s) at rows {positions}, "
-            "but the model was trained without missing values in this column"
+            f"column {spec.name!r} ({spec.dtype}): {int(nulls.sum())} missing value(s) at rows "
+            f"{positions}, but the model was trained without missing values in this column"
         )
     present = series[~nulls]
     if present.empty:
@@ -251,19 +261,17 @@ def _check_column(series: pd.Series, spec: ColumnSpec) -> list[str]:
     if spec.kind in ("integer", "float"):
         numbers = _to_number(present)
         bad = numbers.isna()
-        what = "cannot be read as numbers"
+        what = "numbers"
         if spec.kind == "integer" and not bad.all():
             fractional = (~bad) & (numbers.fillna(0) % 1 != 0)
             if fractional.any():
-                problems.append(
-                    _describe_bad(present, fractional, spec, "are not whole numbers")
-                )
+                problems.append(_describe_bad(present, fractional, spec, "whole numbers"))
     elif spec.kind == "boolean":
         bad = _to_bool(present).isna()
-        what = "are not booleans (True/False, 1/0, 'true'/'false')"
+        what = "booleans (True/False, 1/0, 'true'/'false')"
     elif spec.kind == "datetime":
         bad = pd.to_datetime(present, errors="coerce", format="mixed").isna()
-        what = "cannot be read as dates/times"
+        what = "dates/times"
     if bad is not None and bad.any():
         problems.append(_describe_bad(present, bad, spec, what))
     return problems
@@ -300,7 +308,7 @@ def _cast_column(series: pd.Series, spec: ColumnSpec) -> pd.Series:
             series = _to_bool(series)
         elif spec.kind == "datetime":
             series = pd.to_datetime(series, errors="coerce", format="mixed")
-        return series.astype(spec.dtype)
+        return series.astype(pd.api.types.pandas_dtype(spec.dtype))
     except (TypeError, ValueError):
         return series
 
@@ -344,7 +352,9 @@ def _column_specs(frame: pd.DataFrame) -> tuple[ColumnSpec, ...]:
     )
 
 
-def infer_signature(data: Any, model: Any = None, *, sample_rows: int = SAMPLE_ROWS) -> ModelSignature:
+def infer_signature(
+    data: Any, model: Any = None, *, sample_rows: int = SAMPLE_ROWS
+) -> ModelSignature:
     """The signature of ``model`` from its training data (all rows) and its output on a sample.
 
     Parameters
@@ -434,5 +444,6 @@ def check_signature(value: Any, caller: str) -> ModelSignature | None:
             ) from None
     raise InvalidParameterError(
         f"The 'signature' parameter of {caller} must be a ModelSignature or None. Got "
-        f"{type(value).__name__} instead. Build one with workbench.registry.infer_signature(X, model)."
+        f"{type(value).__name__} instead. Build one with "
+        "workbench.registry.infer_signature(X, model)."
     )

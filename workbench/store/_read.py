@@ -224,21 +224,24 @@ _TABLES = {"p": "wb_params", "m": "wb_metric_summary", "t": "wb_tags"}
 
 
 def _pivot(
-    kind: str, keys: list[tuple[str, str | None]], columns: dict[str, str]
+    kind: str, keys: list[tuple[str, str | None]], columns: dict[str, str], names: dict[str, str]
 ) -> tuple[str, dict[str, Any]]:
     """A sub-query with one column per (key, column) of one table, for the selected runs.
 
     ``keys`` pairs each key with the SQL expression of its value (None: use ``columns``).
+    SQL columns get neutral aliases, recorded in ``names`` (DuckDB folds the case of column
+    names, and keys ``A`` and ``a`` are different params).
     """
     parameters: dict[str, Any] = {}
     selects = []
     for i, (key, value_expression) in enumerate(keys):
         parameters[f"{kind}k{i}"] = key
         for label, expression in columns.items():
-            name = label.format(key=key).replace('"', '""')
+            alias = f"__c{len(names)}"
+            names[alias] = label.format(key=key)
             selects.append(
                 f"any_value({value_expression or expression}) FILTER (WHERE key = ${kind}k{i})"
-                f' AS "{name}"'
+                f" AS {alias}"
             )
     sql = (
         f"(SELECT run_id, {', '.join(selects)} FROM {_TABLES[kind]} "
@@ -259,10 +262,10 @@ def _wide_frame(con: duckdb.DuckDBPyConnection, metric_stats: tuple[str, ...]) -
     keys: dict[str, list[tuple[str, str | None]]] = {"p": [], "m": [], "t": []}
     for kind, key, expression in con.execute(_DISCOVER_KEYS).fetchall():
         keys[kind].append((key, expression if kind == "p" else None))
-    joins, extra, parameters = [], [], {}
+    joins, extra, parameters, names = [], [], {}, {}
     for kind, kind_keys in keys.items():
         if kind_keys:
-            sub, sub_parameters = _pivot(kind, kind_keys, columns[kind])
+            sub, sub_parameters = _pivot(kind, kind_keys, columns[kind], names)
             joins.append(f"LEFT JOIN {sub} {kind} ON {kind}.run_id = s.run_id")
             extra.append(f"{kind}.* EXCLUDE (run_id)")
             parameters.update(sub_parameters)
@@ -276,6 +279,7 @@ def _wide_frame(con: duckdb.DuckDBPyConnection, metric_stats: tuple[str, ...]) -
             ORDER BY s.__order""",
         parameters,
     ).df()
+    df = df.rename(columns=names)
     for column in ("start_time", "end_time"):
         df[column] = df[column].dt.tz_localize("UTC")
     return df

@@ -11,6 +11,11 @@ Contract (checked by :class:`workbench.testing.StoreContract`):
   :class:`~workbench.exceptions.StoreBusyError`.
 * **Snapshots.** Returned entities are immutable; DataFrames are fresh copies.
 * **Liveness.** Runs whose process died without ending them are reported ``killed``.
+* **Registry.** Registry writes are synchronous (durable and visible when they return). Version
+  numbers are assigned atomically: per model name they are 1, 2, 3, ... with no gaps and no
+  duplicates, whatever the number of writing processes, and are never reused after a delete.
+  The alias history is append-only. Checked by :class:`workbench.testing.registry_contract.
+  RegistryContract`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.entities import Dataset, Experiment, Run
+    from workbench.registry._entities import (
+        AliasEvent,
+        ModelVersion,
+        NewModelVersion,
+        RegisteredModel,
+    )
     from workbench.store._batch import Batch
     from workbench.store.artifacts import ArtifactStore
 
@@ -134,6 +145,64 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def sql(self, query: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run one read-only SELECT over the documented views."""
+
+    # -- registry ----------------------------------------------------------------------------
+    # Synchronous, unlike run logging: each call is durable and visible when it returns.
+    @abc.abstractmethod
+    def create_model_version(self, new: NewModelVersion) -> ModelVersion:
+        """Register the next version of ``new.name``, creating the model on first use.
+
+        The version number is assigned atomically (unique and gap-free per name across
+        processes). RunNotFoundError if ``new.run_id`` is unknown.
+        """
+
+    @abc.abstractmethod
+    def get_model_version(self, name: str, version: int | None = None) -> ModelVersion:
+        """One live version (the latest when ``version`` is None); ModelNotFoundError if none."""
+
+    @abc.abstractmethod
+    def get_model_alias(self, name: str, alias: str) -> int:
+        """The version ``alias`` points at; ModelNotFoundError if the alias is not set."""
+
+    @abc.abstractmethod
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model, by name."""
+
+    @abc.abstractmethod
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """Every live version of a model, oldest first."""
+
+    @abc.abstractmethod
+    def update_model(
+        self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel:
+        """Set a model's description and/or merge ``tags`` into its tags."""
+
+    @abc.abstractmethod
+    def delete_model_version(self, name: str, version: int) -> None:
+        """Hide a version for good (its number is not reused); ConflictError while aliased."""
+
+    @abc.abstractmethod
+    def set_model_alias(
+        self, name: str, alias: str, version: int, *, actor: str | None, reason: str | None
+    ) -> AliasEvent | None:
+        """Point ``alias`` at ``version`` and append to the history (None if already there)."""
+
+    @abc.abstractmethod
+    def delete_model_alias(
+        self, name: str, alias: str, *, actor: str | None, reason: str | None
+    ) -> AliasEvent:
+        """Remove ``alias``, recording it in the history."""
+
+    @abc.abstractmethod
+    def rollback_model_alias(
+        self, name: str, alias: str, *, actor: str | None, reason: str | None
+    ) -> AliasEvent:
+        """Move ``alias`` back to its previous target (from the history); ConflictError if none."""
+
+    @abc.abstractmethod
+    def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        """The append-only alias history of a model (one alias or all), oldest first."""
 
     # -- derived conveniences (implemented once, on the primitives) ---------------------------
     def get_experiment(self, name_or_id: str, *, include_deleted: bool = False) -> Experiment:

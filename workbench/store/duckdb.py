@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import filelock
 
 from workbench._version import __version__
 from workbench.exceptions import (
@@ -50,6 +49,7 @@ from workbench.exceptions import (
     StoreVersionError,
 )
 from workbench.store import _ingest, _read, _registry_sql
+from workbench.store._lease import DEFAULT_LINGER_S, Lease, LeaseTimeout
 from workbench.store._schema import MIGRATIONS, SCHEMA_VERSION
 from workbench.store._spool import Spool
 from workbench.store.artifacts import ArtifactStore
@@ -85,13 +85,22 @@ class DuckDBStore(Store):
         rest), or ``":memory:"``.
     lock_timeout
         Seconds to wait for other processes before raising ``StoreBusyError``.
+    linger
+        Seconds to keep the database open after an operation, so that a burst of reads (a
+        dashboard refresh, paging) pays the ~30 ms open/close once; other processes wait at most
+        this long for it. 0 closes it after every operation.
     fsync
         Also flush spool files to the disk device (protects against power loss, not only
         against process death). Done in the background; on by default.
     """
 
     def __init__(
-        self, location: str | os.PathLike[str], *, lock_timeout: float = 60.0, fsync: bool = True
+        self,
+        location: str | os.PathLike[str],
+        *,
+        lock_timeout: float = 60.0,
+        fsync: bool = True,
+        linger: float = DEFAULT_LINGER_S,
     ) -> None:
         self.lock_timeout = lock_timeout
         self._thread_lock = threading.RLock()
@@ -118,7 +127,11 @@ class DuckDBStore(Store):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.spool = Spool(self.root / "spool", fsync=fsync)
         self._artifacts = ArtifactStore(self.root / "artifacts")
-        self._file_lock = None if self._memory else filelock.FileLock(self.root / "workbench.lock")
+        self._lease = (
+            None
+            if self._memory
+            else Lease(self.root / "workbench.lock", self._open, linger=linger)
+        )
         self._checked = False
         with self._connect(timeout=lock_timeout) as con:
             self._check_schema(con)
@@ -132,25 +145,18 @@ class DuckDBStore(Store):
     def _connect(self, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """The database, held exclusively for the duration of the block."""
         timeout = self.lock_timeout if timeout is None else timeout
+        if self._lease is not None:
+            try:
+                with self._lease.hold(timeout) as con:
+                    yield con
+            except LeaseTimeout:
+                raise self._busy(timeout) from None
+            return
         if not self._thread_lock.acquire(timeout=timeout if timeout >= 0 else -1):
             raise self._busy(timeout)
         try:
-            if self._con is not None:
-                yield self._con
-                return
-            assert self._file_lock is not None
-            try:
-                self._file_lock.acquire(timeout=timeout, poll_interval=0.002)
-            except filelock.Timeout:
-                raise self._busy(timeout) from None
-            try:
-                con = self._open(timeout)
-                try:
-                    yield con
-                finally:
-                    con.close()
-            finally:
-                self._file_lock.release()
+            assert self._con is not None
+            yield self._con
         finally:
             self._thread_lock.release()
 
@@ -390,6 +396,8 @@ class DuckDBStore(Store):
                 con.rollback()
 
     def close(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
         if self._con is not None:
             self._con.close()
             self._con = None

@@ -96,6 +96,14 @@ class StoreContract:
         assert limited["name"].tolist() == ["r0", "r1"]
         assert len(client.search_runs("no-such-experiment")) == 0
 
+    def test_keys_differing_only_in_case_stay_apart(self, client: Workbench) -> None:
+        with client.start_run("case") as run:
+            run.log_params({"A": 1, "a": 2})
+            run.log_metrics({"Loss": 0.5, "loss": 0.25})
+        row = client.search_runs("case").iloc[0]
+        assert (row["params.A"], row["params.a"]) == (1, 2)
+        assert (row["metrics.Loss"], row["metrics.loss"]) == (0.5, 0.25)
+
     def test_search_metric_stats(self, client: Workbench) -> None:
         with client.start_run("stats") as run:
             for value in (3.0, 1.0, 2.0):
