@@ -199,3 +199,13 @@ def test_resume_run_continues_steps_and_keeps_params(store_dir: Path) -> None:
             wb.resume_run(run.run_id)
     assert wb.get_metric_history(run.run_id, "loss")["step"].tolist() == [0, 1, 2]
     assert wb.get_run(run.run_id).status == wb.RunStatus.FINISHED
+
+
+def test_scalar_points_and_series_in_one_flush(store_dir: Path) -> None:
+    """Points logged one by one and in bulk travel in one batch (one dictionary per column)."""
+    with wb.start_run("exp") as run:
+        run.log_metric("a", 1.0)
+        run.log_metric_series("b", [1.0, 2.0])
+        run.log_metric_series("c", [3.0])
+        run.log_metric("d", 4.0)
+    assert dict(wb.get_run(run.run_id).metrics) == {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}

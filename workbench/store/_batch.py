@@ -85,7 +85,9 @@ class Batch:
                 "records": {k: v for k, v in self.records.items() if v},
             }
         )
-        table = self.metrics.replace_schema_metadata({"workbench.events": events})
+        # One chunk with one dictionary per label column: the IPC file format allows no more.
+        table = self.metrics.unify_dictionaries().combine_chunks()
+        table = table.replace_schema_metadata({"workbench.events": events})
         sink = pa.BufferOutputStream()
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
