@@ -4,8 +4,8 @@ A lease is the inter-process file lock plus an open connection. Opening and clos
 file costs ~30 ms, so a lease is kept until ``linger`` seconds (default 0.25 s) after it was
 taken: a notebook paging through runs or a dashboard refreshing its views reuses it, while
 another process that wants the file waits at most that long plus one operation, however busy
-the holder is (writers never wait: they append to their journals). The lease is given up before ``fork`` (a child must not share the lock or the
-connection) and at interpreter exit.
+the holder is (writers never wait: they append to their journals). The lease is given up
+before ``fork`` (a child must not share the lock or the connection) and at interpreter exit.
 """
 
 from __future__ import annotations

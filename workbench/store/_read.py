@@ -262,7 +262,10 @@ def _wide_frame(con: duckdb.DuckDBPyConnection, metric_stats: tuple[str, ...]) -
     keys: dict[str, list[tuple[str, str | None]]] = {"p": [], "m": [], "t": []}
     for kind, key, expression in con.execute(_DISCOVER_KEYS).fetchall():
         keys[kind].append((key, expression if kind == "p" else None))
-    joins, extra, parameters, names = [], [], {}, {}
+    joins: list[str] = []
+    extra: list[str] = []
+    parameters: dict[str, Any] = {}
+    names: dict[str, str] = {}
     for kind, kind_keys in keys.items():
         if kind_keys:
             sub, sub_parameters = _pivot(kind, kind_keys, columns[kind], names)

@@ -50,7 +50,7 @@ from workbench.exceptions import (
 )
 from workbench.store import _ingest, _read, _registry_sql
 from workbench.store._lease import DEFAULT_LINGER_S, Lease, LeaseTimeout
-from workbench.store._schema import MIGRATIONS, SCHEMA_VERSION
+from workbench.store._schema import MIGRATIONS, PUBLIC_VIEWS, SCHEMA_VERSION
 from workbench.store._spool import Spool
 from workbench.store.artifacts import ArtifactStore
 from workbench.store.base import ProcessInfo, RunSearch, Store
@@ -128,9 +128,7 @@ class DuckDBStore(Store):
         self.spool = Spool(self.root / "spool", fsync=fsync)
         self._artifacts = ArtifactStore(self.root / "artifacts")
         self._lease = (
-            None
-            if self._memory
-            else Lease(self.root / "workbench.lock", self._open, linger=linger)
+            None if self._memory else Lease(self.root / "workbench.lock", self._open, linger=linger)
         )
         self._checked = False
         with self._connect(timeout=lock_timeout) as con:
@@ -384,8 +382,7 @@ class DuckDBStore(Store):
                 kinds = [s.type.name for s in statements]
                 raise InvalidParameterError(
                     f"workbench.sql runs exactly one read-only SELECT; got {kinds or 'nothing'}. "
-                    "Query the views runs, params, metrics, metric_history, tags, datasets, "
-                    "run_inputs, artifacts, experiments."
+                    f"Query the views {', '.join(PUBLIC_VIEWS)}."
                 )
             con.begin()
             try:

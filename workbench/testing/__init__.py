@@ -1,5 +1,6 @@
 """Test helpers shipped with workbench: the store contract suite."""
 
+from workbench.testing.registry_contract import RegistryContract
 from workbench.testing.store_contract import StoreContract
 
-__all__ = ["StoreContract"]
+__all__ = ["RegistryContract", "StoreContract"]
