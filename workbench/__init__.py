@@ -59,6 +59,7 @@ from workbench.registry import (
     update_model,
 )
 from workbench.store import DuckDBStore, Store, get_store
+from workbench.sweeps import Sweep, SweepWorkerError, list_sweeps, load_sweep, sweep, trial_run
 from workbench.tracking.autolog import autolog
 from workbench.tracking.fluent import (
     active_run,
@@ -124,6 +125,8 @@ __all__ = [
     "StoreBusyError",
     "StoreError",
     "StoreVersionError",
+    "Sweep",
+    "SweepWorkerError",
     "UnsafeLoadWarning",
     "UnsafeModelError",
     "Workbench",
@@ -149,8 +152,10 @@ __all__ = [
     "list_experiments",
     "list_model_versions",
     "list_models",
+    "list_sweeps",
     "load_artifact",
     "load_model",
+    "load_sweep",
     "log_artifact",
     "log_dict",
     "log_figure",
@@ -175,5 +180,7 @@ __all__ = [
     "set_tags",
     "sql",
     "start_run",
+    "sweep",
+    "trial_run",
     "update_model",
 ]

@@ -96,6 +96,7 @@ class Workbench:
     def __init__(self, store: Store | str | os.PathLike[str] | None = None) -> None:
         self.store = get_store(store)
         self._recorder = Recorder(self.store, flush_interval())
+        self._known_runs: set[str] = set()  # ids checked to exist: parents need no re-check
 
     def __repr__(self) -> str:
         return f"Workbench(store={self.store.location!r})"
@@ -135,7 +136,11 @@ class Workbench:
         name = _run_name() if name is None else v.check_name(name, caller, name="name")
         if tags is not None:
             v.check_mapping(tags, caller, name="tags")
-        if isinstance(parent_id, str) and parent_id not in self._recorder.running:
+        if (
+            isinstance(parent_id, str)
+            and parent_id not in self._recorder.running
+            and parent_id not in self._known_runs
+        ):
             self.get_run(parent_id)  # raises RunNotFoundError for a mistyped id
         run = ActiveRun(
             self, run_id=new_run_id(), name=name, experiment=experiment, parent_id=parent_id
@@ -232,7 +237,9 @@ class Workbench:
                 "Find ids with workbench.search_runs().",
             )
         self._recorder.flush()
-        return self.store.get_run(run_id)
+        run = self.store.get_run(run_id)
+        self._known_runs.add(run_id)
+        return run
 
     def search_runs(
         self,

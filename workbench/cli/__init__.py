@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import workbench as wb
-from workbench.cli import models, tracking
+from workbench.cli import models, sweeps, tracking
 
-COMMAND_MODULES = [tracking, models]
+COMMAND_MODULES = [tracking, models, sweeps]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,135 @@
+"""How a ``Sweep`` shows itself in a notebook: a summary table and a small history chart.
+
+The chart is a hand-written SVG (a few KB), not a plotly figure: an HTML plotly output must
+carry plotly.js inline (≈4.7 MB per output, saved into the notebook), load it from a CDN (blank
+offline), or use RequireJS (absent in JupyterLab 4); a plotly mime bundle would replace the
+summary rather than sit next to it. SVG renders everywhere (JupyterLab, VS Code, nbviewer,
+GitHub, papermill outputs) without JavaScript. The interactive figure is one call away:
+``workbench.sweeps.plot_optimization_history(sweep)``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import TYPE_CHECKING
+
+from optuna.trial import TrialState
+
+from workbench.sweeps import _data
+from workbench.sweeps._trial import RUN_ID_ATTR
+
+if TYPE_CHECKING:
+    from workbench.sweeps._result import Sweep
+
+__all__ = ["history_svg", "sweep_html"]
+
+WIDTH, HEIGHT, PAD = 360, 150, 28
+MAX_POINTS = 1000
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _param(value: object) -> str:
+    return _fmt(value) if isinstance(value, float) else repr(value)
+
+
+def history_svg(numbers: list[int], values: list[float], best: list[float]) -> str:
+    """An SVG scatter of ``values`` by trial number with the best-so-far step line."""
+    if not numbers:
+        return ""
+    step = max(1, math.ceil(len(numbers) / MAX_POINTS))
+    xs, ys, bs = numbers[::step], values[::step], best[::step]
+    x0, x1 = min(numbers), max(numbers)
+    y0, y1 = min(values), max(values)
+    if x1 == x0:
+        x1 = x0 + 1
+    if y1 == y0:
+        y0, y1 = y0 - 0.5, y1 + 0.5
+
+    def px(x: float) -> float:
+        return PAD + (x - x0) / (x1 - x0) * (WIDTH - 2 * PAD)
+
+    def py(y: float) -> float:
+        return HEIGHT - PAD + (y - y0) / (y1 - y0) * (2 * PAD - HEIGHT)
+
+    dots = "".join(
+        f"<circle cx='{px(x):.1f}' cy='{py(y):.1f}' r='2' fill='#1f77b4' fill-opacity='0.6'/>"
+        for x, y in zip(xs, ys, strict=True)
+    )
+    steps = [*zip(xs, bs, strict=True), (numbers[-1], best[-1])]
+    path = f"M{px(steps[0][0]):.1f} {py(steps[0][1]):.1f}" + "".join(
+        f"H{px(x):.1f}V{py(b):.1f}" for x, b in steps[1:]
+    )
+    axis = (
+        f"<line x1='{PAD}' y1='{HEIGHT - PAD}' x2='{WIDTH - PAD}' y2='{HEIGHT - PAD}' "
+        "stroke='#999'/>"
+        f"<line x1='{PAD}' y1='{PAD}' x2='{PAD}' y2='{HEIGHT - PAD}' stroke='#999'/>"
+        f"<text x='{PAD}' y='{HEIGHT - 8}' font-size='10'>{x0}</text>"
+        f"<text x='{WIDTH - PAD}' y='{HEIGHT - 8}' font-size='10' text-anchor='end'>{x1}</text>"
+        f"<text x='{PAD - 3}' y='{PAD + 4}' font-size='10' text-anchor='end'>{_fmt(y1)}</text>"
+        f"<text x='{PAD - 3}' y='{HEIGHT - PAD}' font-size='10' text-anchor='end'>{_fmt(y0)}"
+        "</text>"
+        f"<text x='{WIDTH / 2}' y='{HEIGHT - 8}' font-size='10' text-anchor='middle'>trial</text>"
+    )
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{HEIGHT}' "
+        f"role='img' aria-label='optimization history'>{axis}{dots}"
+        f"<path d='{path}' fill='none' stroke='#d62728' stroke-width='1.5'/></svg>"
+    )
+
+
+def sweep_html(sweep: Sweep) -> str:
+    """The notebook summary of a sweep."""
+    e = html.escape
+    counts = sweep.counts()
+    trials = sweep._trials()
+    rows = [
+        ("experiment", e(sweep.experiment)),
+        (
+            "directions",
+            e(
+                ", ".join(
+                    f"{n}: {d}" for n, d in zip(sweep.metric_names, sweep.directions, strict=True)
+                )
+            ),
+        ),
+        (
+            "trials",
+            e(
+                f"{counts['total']} ("
+                + ", ".join(f"{n} {k}" for k, n in counts.items() if n and k != "total")
+                + ")"
+            ),
+        ),
+        ("storage", e(sweep.storage_label)),
+    ]
+    chart = ""
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if complete and not sweep.is_multi_objective:
+        best = sweep.study.best_trial
+        run_id = best.user_attrs.get(RUN_ID_ATTR)
+        rows.append(("best value", f"<b>{e(_fmt(best.value or 0.0))}</b> (trial {best.number})"))
+        params = ", ".join(f"{k}={_param(v)}" for k, v in best.params.items())
+        rows.append(("best params", e(params)))
+        if run_id:
+            rows.append(("best run", f"<code>{e(str(run_id))}</code>"))
+        data = _data.optimization_history(trials, sweep.directions[0])
+        chart = history_svg(
+            data["number"].tolist(), data["value"].tolist(), data["best_value"].tolist()
+        )
+    elif complete:
+        front = sweep.study.best_trials
+        rows.append(("Pareto front", e(f"{len(front)} trial(s): {[t.number for t in front][:20]}")))
+    table = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{k}</th>"
+        f"<td style='text-align:left'>{val}</td></tr>"
+        for k, val in rows
+    )
+    return (
+        "<div style='font-family:sans-serif;display:flex;gap:2em;align-items:flex-start;"
+        f"flex-wrap:wrap'><div><b>Sweep {e(sweep.name)}</b><table>{table}</table></div>"
+        f"<div>{chart}</div></div>"
+    )

@@ -1,0 +1,287 @@
+"""Where a sweep's Optuna study lives: by default a journal file inside the workbench store.
+
+The default is Optuna's :class:`~optuna.storages.JournalStorage` on one file per sweep,
+``<store>/optuna/<name>-<hash>.journal``, written through :class:`FileJournalBackend`, which
+differs from Optuna's own file backend in three measured ways (see docs/sweeps.md):
+
+* **Lock.** An exclusive ``flock`` on ``<journal>.flock`` instead of a symlink/``O_EXCL`` lock
+  file. The OS releases it when the holder dies, so a worker killed while writing does not make
+  every other worker wait out Optuna's 30 s grace period.
+* **Torn tails.** A writer killed in the middle of a record leaves a line without its newline;
+  the next record is glued to it and, with Optuna's backend, no later record is readable (the
+  next writer fails too). Here the next writer, holding the lock, first truncates that
+  unacknowledged fragment.
+* **fsync.** Every append is one ``write()`` (in the OS page cache when it returns, so it
+  survives the death of the process, like the workbench spool); the file is fsynced at most every
+  0.5 s and at the end of a sweep (power loss loses at most that interval). Optuna fsyncs on every
+  append: 2.2 ms per trial here, against 0.3 ms.
+
+A storage URL (``postgresql+psycopg2://...``, ``mysql://...``, ``sqlite:///...``) gives an
+:class:`~optuna.storages.RDBStorage` with Optuna's heartbeat on (a crashed worker's trials are
+failed by the others), and ``grpc://host:port`` Optuna's gRPC storage proxy: both reach one
+study from several machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import BaseStorage, JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+from workbench import _validation as v
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: fall back to Optuna's lock file
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "FileJournalBackend",
+    "StorageChoice",
+    "journal_path",
+    "resolve_storage",
+]
+
+logger = logging.getLogger("workbench.sweeps")
+
+JOURNAL_DIR = "optuna"
+JOURNAL_SUFFIX = ".journal"
+FSYNC_INTERVAL_S = 0.5
+HEARTBEAT_INTERVAL_S = 20
+HEARTBEAT_GRACE_S = 60
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class FileJournalBackend(JournalFileBackend):
+    """Optuna's journal file format, appended under ``flock``; see the module docstring.
+
+    Parameters
+    ----------
+    file_path
+        The journal file (created if missing).
+    fsync_interval
+        Seconds between fsyncs of the file (0 fsyncs every append, like Optuna).
+    """
+
+    def __init__(self, file_path: str, *, fsync_interval: float = FSYNC_INTERVAL_S) -> None:
+        super().__init__(file_path)
+        self._lock_path = file_path + ".flock"
+        self._lock_fd: int | None = None
+        self._lock_pid: int | None = None
+        self._fsync_interval = fsync_interval
+        self._last_fsync = time.monotonic()
+        self._unsynced = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_lock_fd"] = state["_lock_pid"] = None  # a descriptor is only valid in its process
+        return state
+
+    def _lock_descriptor(self) -> int:
+        # flock belongs to the open file description: a forked child must open its own, or it
+        # would share the parent's lock instead of competing for it.
+        if self._lock_fd is None or self._lock_pid != os.getpid():
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock_pid = os.getpid()
+        return self._lock_fd
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        import json
+
+        data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode()
+        lock = self._lock_descriptor()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fd = os.open(self._file_path, os.O_RDWR | os.O_APPEND)
+            try:
+                _drop_torn_tail(fd, self._file_path)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                self._unsynced = True
+                if time.monotonic() - self._last_fsync >= self._fsync_interval:
+                    os.fsync(fd)
+                    self._last_fsync = time.monotonic()
+                    self._unsynced = False
+            finally:
+                os.close(fd)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def sync(self) -> None:
+        """fsync the journal now (the end of a sweep calls this)."""
+        if self._unsynced:
+            fd = os.open(self._file_path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._last_fsync = time.monotonic()
+            self._unsynced = False
+
+
+def _drop_torn_tail(fd: int, path: str) -> None:
+    """Cut a final record without its newline: its writer died before the write returned."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            keep = start + newline + 1
+            break
+        end = start
+    else:
+        keep = 0
+    os.ftruncate(fd, keep)
+    logger.warning(
+        "Removed %d bytes of an unfinished record at the end of %s (a worker died while "
+        "writing it; that write never returned, so no acknowledged trial data is lost).",
+        size - keep,
+        path,
+    )
+
+
+def sync_storage(storage: BaseStorage) -> None:
+    """Make a journal storage's appends power-loss durable now (no-op for other storages)."""
+    backend = getattr(storage, "_backend", None)
+    if isinstance(backend, FileJournalBackend):
+        backend.sync()
+
+
+def journal_path(root: Path, name: str) -> Path:
+    """The default journal file of sweep ``name`` in a store folder."""
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    slug = _UNSAFE.sub("_", name).strip("_.")[:60] or "sweep"
+    return root / JOURNAL_DIR / f"{slug}-{digest}{JOURNAL_SUFFIX}"
+
+
+def open_journal(path: Path) -> BaseStorage:
+    """A JournalStorage on ``path`` (created if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover - Windows
+        from optuna.storages.journal import JournalFileOpenLock
+
+        backend: JournalFileBackend = JournalFileBackend(str(path), JournalFileOpenLock(str(path)))
+    else:
+        backend = FileJournalBackend(str(path))
+    return JournalStorage(backend)
+
+
+def redact(url: str) -> str:
+    """A storage URL without its password, for tags and messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+@dataclass(frozen=True)
+class StorageChoice:
+    """The Optuna storage of a sweep and how to describe it."""
+
+    storage: BaseStorage
+    label: str  # "journal" for the default, else a URL without password or a class name
+    local: bool  # only processes on this machine can reach it (stale trials: check the pid)
+
+
+def resolve_storage(
+    storage: Any, root: Path | None, name: str, *, caller: str = "workbench.sweep"
+) -> StorageChoice:
+    """Turn the ``storage`` argument into an Optuna storage."""
+    if storage is None:
+        if root is None:
+            raise v.fail(
+                "storage",
+                caller,
+                "given when the workbench store has no folder",
+                storage,
+                "Pass storage='sqlite:///sweeps.db' or an optuna storage, or use a store folder.",
+            )
+        return StorageChoice(open_journal(journal_path(root, name)), "journal", True)
+    if isinstance(storage, BaseStorage):
+        is_journal = isinstance(storage, JournalStorage) and isinstance(
+            getattr(storage, "_backend", None), JournalFileBackend
+        )
+        return StorageChoice(storage, type(storage).__name__, is_journal)
+    if isinstance(storage, os.PathLike) or (
+        isinstance(storage, str) and "://" not in storage and storage.strip()
+    ):
+        return StorageChoice(
+            open_journal(Path(storage).expanduser().absolute()), str(storage), True
+        )
+    if isinstance(storage, str) and storage.startswith("grpc://"):
+        return StorageChoice(_grpc(storage, caller), storage, False)
+    if isinstance(storage, str) and "://" in storage:
+        return StorageChoice(_rdb(storage, caller), redact(storage), False)
+    raise v.fail(
+        "storage",
+        caller,
+        "None (a journal in the store), a journal file path, a database URL, "
+        "'grpc://host:port' or an optuna storage",
+        storage,
+    )
+
+
+def _rdb(url: str, caller: str) -> BaseStorage:
+    try:
+        # The heartbeat is how RDB storages fail the trials of a crashed worker (on any
+        # machine); Optuna labels the argument experimental, and we rely on it deliberately.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                grace_period=HEARTBEAT_GRACE_S,
+                engine_kwargs={"pool_pre_ping": True},
+            )
+    except (ImportError, ModuleNotFoundError) as exc:
+        raise v.fail(
+            "storage",
+            caller,
+            "a database URL whose driver is installed",
+            redact(url),
+            f"({exc}). Install the driver, e.g. `pip install psycopg2-binary` for PostgreSQL.",
+        ) from None
+    except Exception as exc:
+        raise v.fail(
+            "storage",
+            caller,
+            "a reachable database URL",
+            redact(url),
+            f"({type(exc).__name__}: {exc}). Check host, port, credentials and database name.",
+        ) from None
+
+
+def _grpc(url: str, caller: str) -> BaseStorage:
+    match = re.fullmatch(r"grpc://([^:/]+):(\d+)/?", url)
+    if match is None:
+        raise v.fail("storage", caller, "'grpc://host:port'", url)
+    try:
+        from optuna.storages import GrpcStorageProxy
+
+        return GrpcStorageProxy(host=match[1], port=int(match[2]))
+    except ImportError as exc:
+        raise v.fail(
+            "storage",
+            caller,
+            "a gRPC URL with grpcio installed",
+            url,
+            f"({exc}). Install it with `pip install grpcio protobuf`.",
+        ) from None
