@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import workbench as wb
-from workbench.cli import models, sweeps, tracking
+from workbench.cli import models, monitoring, sweeps, tracking
 
-COMMAND_MODULES = [tracking, models, sweeps]
+COMMAND_MODULES = [tracking, models, sweeps, monitoring]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,13 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         wb.set_store(args.store)
     handler: Callable[[argparse.Namespace], Any] = args.handler
     try:
-        handler(args)
+        code = handler(args)
     except wb.WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `workbench runs list | head`
         return 0
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
