@@ -18,6 +18,14 @@ from __future__ import annotations
 
 from workbench._version import __version__
 from workbench.client import Workbench, connect
+from workbench.compare import (
+    RunComparison,
+    compare,
+    plot_final_metrics,
+    plot_metric_history,
+    plot_parallel_coordinates,
+    plot_param_vs_metric,
+)
 from workbench.config import set_store
 from workbench.entities import ArtifactRef, Dataset, DatasetInput, Experiment, Run, RunStatus
 from workbench.exceptions import (
@@ -138,6 +146,7 @@ __all__ = [
     "NotAWorkbenchStoreError",
     "NotFoundError",
     "Run",
+    "RunComparison",
     "RunNotActiveError",
     "RunNotFoundError",
     "RunStatus",
@@ -159,6 +168,7 @@ __all__ = [
     "autolog",
     "check_gate",
     "close",
+    "compare",
     "connect",
     "create_experiment",
     "delete_alias",
@@ -195,6 +205,10 @@ __all__ = [
     "log_text",
     "model_card",
     "plot_drift_over_time",
+    "plot_final_metrics",
+    "plot_metric_history",
+    "plot_parallel_coordinates",
+    "plot_param_vs_metric",
     "register_model",
     "rename_experiment",
     "restore_experiment",

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import workbench as wb
-from workbench.cli import models, monitoring, sweeps, tracking
+from workbench.cli import dashboard, models, monitoring, sweeps, tracking
 
-COMMAND_MODULES = [tracking, models, sweeps, monitoring]
+COMMAND_MODULES = [tracking, models, sweeps, monitoring, dashboard]
 
 
 def build_parser() -> argparse.ArgumentParser:
