@@ -248,6 +248,7 @@ class Workbench:
         order_by: str | Sequence[str] | None = None,
         max_results: int | None = DEFAULT_MAX_RESULTS,
         *,
+        offset: int = 0,
         include_deleted: bool = False,
         metric_stats: Sequence[str] = ("latest",),
     ) -> pd.DataFrame:
@@ -266,6 +267,8 @@ class Workbench:
             e.g. ``["metrics.auc DESC", "start_time"]``; newest first by default.
         max_results
             At most this many rows (``None``: all).
+        offset
+            Skip this many matching rows first (paging: ``offset=page * page_size``).
         metric_stats
             Which summaries of each metric to add: ``latest`` (column ``metrics.x``), ``min``,
             ``max``, ``count`` (columns ``min(metrics.x)``, ...).
@@ -286,6 +289,8 @@ class Workbench:
         if not all(isinstance(o, str) for o in orders):
             raise v.fail("order_by", caller, "a string or a list of strings", order_by)
         v.check_positive_int(max_results, caller, name="max_results", allow_none=True)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise v.fail("offset", caller, "an int >= 0", offset)
         stats = tuple(metric_stats)
         if not stats or any(s not in METRIC_STATS for s in stats):
             raise v.fail(
@@ -298,6 +303,7 @@ class Workbench:
                 filter=filter,
                 order_by=orders,
                 max_results=max_results,
+                offset=offset,
                 include_deleted=bool(include_deleted),
                 metric_stats=stats,
             )

@@ -190,6 +190,8 @@ def search_runs(con: duckdb.DuckDBPyConnection, search: RunSearch) -> pd.DataFra
         conditions.append("list_contains($__experiments, e.name)")
         parameters["__experiments"] = list(search.experiments)
     limit = "" if search.max_results is None else f"LIMIT {int(search.max_results)}"
+    if search.offset:
+        limit += f" OFFSET {int(search.offset)}"
     con.execute("DROP TABLE IF EXISTS __selected")
     con.execute(
         f"""CREATE TEMP TABLE __selected AS

@@ -70,6 +70,7 @@ class RunSearch:
     filter: str | None = None
     order_by: tuple[str, ...] = ()
     max_results: int | None = None
+    offset: int = 0
     include_deleted: bool = False
     metric_stats: tuple[str, ...] = ("latest",)
 

@@ -94,6 +94,8 @@ class StoreContract:
         assert df["params.n"].tolist() == [4, 2]
         limited = client.search_runs("search", order_by=["params.n"], max_results=2)
         assert limited["name"].tolist() == ["r0", "r1"]
+        page = client.search_runs("search", order_by=["params.n"], max_results=2, offset=2)
+        assert page["name"].tolist() == ["r2", "r3"]
         assert len(client.search_runs("no-such-experiment")) == 0
 
     def test_keys_differing_only_in_case_stay_apart(self, client: Workbench) -> None:

@@ -155,6 +155,7 @@ def search_runs(
     order_by: str | Sequence[str] | None = None,
     max_results: int | None = 100_000,
     *,
+    offset: int = 0,
     include_deleted: bool = False,
     metric_stats: Sequence[str] = ("latest",),
 ) -> pd.DataFrame:
@@ -164,6 +165,7 @@ def search_runs(
         filter,
         order_by,
         max_results,
+        offset=offset,
         include_deleted=include_deleted,
         metric_stats=metric_stats,
     )
