@@ -16,6 +16,8 @@ The store is ``./.workbench/`` by default (see :mod:`workbench.config`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from workbench._version import __version__
 from workbench.client import Workbench, connect
 from workbench.compare import (
@@ -55,15 +57,20 @@ from workbench.monitoring import (
     EvaluationResult,
     GateFailedError,
     GateResult,
+    LoopStep,
     MetricThreshold,
+    Monitor,
+    MonitorPolicy,
     check_gate,
     drift_over_time,
     drift_report,
     estimate_performance,
     evaluate,
     load_drift_report,
+    monitor,
     plot_drift_over_time,
 )
+from workbench.pipelines import NotebookFailedError, NotebookRun, run_notebook
 from workbench.registry import (
     ModelCard,
     ModelSignature,
@@ -137,14 +144,19 @@ __all__ = [
     "GateFailedError",
     "GateResult",
     "InvalidParameterError",
+    "LoopStep",
     "MetricThreshold",
     "ModelCard",
     "ModelNotFoundError",
     "ModelSignature",
     "ModelVersion",
+    "Monitor",
+    "MonitorPolicy",
     "NoActiveRunError",
     "NotAWorkbenchStoreError",
     "NotFoundError",
+    "NotebookFailedError",
+    "NotebookRun",
     "Run",
     "RunComparison",
     "RunNotActiveError",
@@ -204,6 +216,7 @@ __all__ = [
     "log_table",
     "log_text",
     "model_card",
+    "monitor",
     "plot_drift_over_time",
     "plot_final_metrics",
     "plot_metric_history",
@@ -215,6 +228,7 @@ __all__ = [
     "restore_run",
     "resume_run",
     "rollback",
+    "run_notebook",
     "search_runs",
     "set_alias",
     "set_store",
@@ -226,3 +240,10 @@ __all__ = [
     "trial_run",
     "update_model",
 ]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext workbench``: the ``%wb`` magics (IPython is imported only here)."""
+    from workbench.jupyter.magics import load_ipython_extension as load
+
+    load(ipython)

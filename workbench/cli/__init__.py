@@ -13,9 +13,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import workbench as wb
-from workbench.cli import dashboard, models, monitoring, sweeps, tracking
+from workbench.cli import (
+    dashboard,
+    loop,
+    models,
+    monitoring,
+    pipelines,
+    serving,
+    sweeps,
+    tracking,
+)
 
-COMMAND_MODULES = [tracking, models, sweeps, monitoring, dashboard]
+COMMAND_MODULES = [tracking, models, sweeps, monitoring, loop, serving, pipelines, dashboard]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,8 +26,10 @@ from workbench.monitoring.gates import (
     check_gate,
     validate,
 )
+from workbench.monitoring.loop import LoopStep, Monitor, MonitorPolicy, monitor, parse_gate
 from workbench.monitoring.performance import estimate_performance
 from workbench.monitoring.report import DriftReport, drift_report, load_drift_report
+from workbench.monitoring.scenario import make_drift_stream, seattle_weather_scenario
 from workbench.monitoring.stattests import (
     StatTest,
     get_stattest,
@@ -51,7 +53,10 @@ __all__ = [
     "GateCheck",
     "GateFailedError",
     "GateResult",
+    "LoopStep",
     "MetricThreshold",
+    "Monitor",
+    "MonitorPolicy",
     "StatTest",
     "check_gate",
     "default_stattest",
@@ -63,7 +68,11 @@ __all__ = [
     "list_stattests",
     "load_drift_report",
     "make_drift_dataset",
+    "make_drift_stream",
+    "monitor",
+    "parse_gate",
     "plot_drift_over_time",
     "register_stattest",
+    "seattle_weather_scenario",
     "validate",
 ]

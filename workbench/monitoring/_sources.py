@@ -107,6 +107,7 @@ def _model_training_data(uri: str, *, name: str, caller: str) -> tuple[pd.DataFr
 
 
 def _deployment_log(deployment: str, *, name: str, caller: str) -> tuple[pd.DataFrame, str]:
+    """The rows a deployment scored (its ``requests`` view), with the predictions it returned."""
     try:
         serving = importlib.import_module("workbench.serving")
         read_request_log = serving.read_request_log
@@ -116,8 +117,15 @@ def _deployment_log(deployment: str, *, name: str, caller: str) -> tuple[pd.Data
             caller,
             _ACCEPTED,
             f"{_DEPLOYMENT_PREFIX}{deployment}",
-            "Deployment request logs are not available yet (workbench.serving does not provide "
-            "read_request_log). Pass the logged requests as a DataFrame for now.",
+            "Deployment request logs are not available (workbench.serving does not provide "
+            "read_request_log). Pass the logged requests as a DataFrame.",
         ) from None
     frame = read_request_log(deployment)
+    if not len(frame):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {caller}: the request log of deployment {deployment!r} "
+            "is not available yet: the requests view holds no successful request of it with "
+            "its payload. List deployments with `workbench deployments list`, or query "
+            "workbench.sql('select deployment_id, count(*) from requests group by all')."
+        )
     return frame, f"request log of deployment {deployment!r} ({len(frame):,} rows)"

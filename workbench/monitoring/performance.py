@@ -153,8 +153,10 @@ def classification_metrics(y_true: np.ndarray, predictions: Predictions) -> dict
         "log_loss": math.nan,
     }
     proba = predictions.proba
-    if proba is not None:
-        present = np.unique(y_true)
+    # Probabilities only score labels the model knows: a label it never learnt leaves ROC AUC
+    # and log loss undefined (NaN) rather than failing the whole evaluation.
+    present = np.unique(y_true)
+    if proba is not None and set(present.tolist()) <= set(np.asarray(classes).tolist()):
         if present.size >= 2:
             if binary:
                 out["roc_auc"] = float(metrics.roc_auc_score(y_true == pos_label, proba[:, 1]))

@@ -60,6 +60,21 @@ RECORD_KINDS: dict[str, tuple[str, ...]] = {
         "pid",
         "pid_started",
     ),
+    # Served predictions (workbench.serving): one row per model call, read by monitoring.
+    "requests": (
+        "request_id",
+        "deployment_id",
+        "model_name",
+        "model_version",
+        "role",
+        "received_at",
+        "latency_ms",
+        "status",
+        "n_rows",
+        "inputs",
+        "outputs",
+        "error",
+    ),
 }
 
 

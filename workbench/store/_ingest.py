@@ -165,6 +165,15 @@ def apply_batches(
             "run_updates",
             _dedup(records["run_updates"], ("run_id",), keep="last"),
         )
+        _insert(  # the serving request log: append-only, exactly once through the offsets
+            con,
+            """INSERT INTO wb_requests
+            SELECT request_id, deployment_id, model_name, model_version, role,
+                   make_timestamp(received_at), latency_ms, status, n_rows, inputs, outputs, error
+            FROM __rows""",
+            "requests",
+            records["requests"],
+        )
         if offsets:
             con.executemany(
                 "INSERT OR REPLACE INTO wb_spool_offsets VALUES (?, ?)", list(offsets.items())

@@ -3,8 +3,8 @@
 Tables carry a ``wb_`` prefix and are private; the documented, stable surface for SQL users is
 the set of views created at the end of each migration (``runs``, ``params``, ``metrics``,
 ``metric_history``, ``tags``, ``datasets``, ``run_inputs``, ``artifacts``, ``experiments``; from
-version 2 the registry's ``models``, ``model_versions``, ``aliases``, ``alias_history``). Times
-are stored as ``TIMESTAMP`` in UTC.
+version 2 the registry's ``models``, ``model_versions``, ``aliases``, ``alias_history``; from
+version 3 serving's ``requests`` and ``deployments``). Times are stored as ``TIMESTAMP`` in UTC.
 
 A migration is a list of SQL statements taking the schema from version ``n`` to ``n + 1``;
 ``MIGRATIONS[n - 1]`` is that list. Version 1 is the initial schema.
@@ -12,7 +12,7 @@ A migration is a list of SQL statements taking the schema from version ``n`` to 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = [
     """CREATE TABLE wb_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)""",
@@ -186,19 +186,65 @@ _V2 = [
         FROM wb_alias_history""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+# Version 3: serving. ``wb_requests`` is the request log (one row per model call: the primary
+# answer, a canary's, a shadow's, a fallback's), appended through the journals like metric
+# points; monitoring reads it. ``wb_deployments`` holds one row per server process, written
+# synchronously; a ``running`` row whose process is gone is reported (and then stored) as ``dead``.
+_V3 = [
+    """CREATE TABLE wb_requests (
+        request_id VARCHAR NOT NULL,
+        deployment_id VARCHAR,
+        model_name VARCHAR NOT NULL,
+        model_version INTEGER,
+        role VARCHAR NOT NULL,
+        received_at TIMESTAMP NOT NULL,
+        latency_ms DOUBLE,
+        status INTEGER NOT NULL,
+        n_rows BIGINT,
+        inputs JSON,
+        outputs JSON,
+        error VARCHAR
+    )""",
+    """CREATE TABLE wb_deployments (
+        deployment_id VARCHAR PRIMARY KEY,
+        model_uri VARCHAR NOT NULL,
+        host VARCHAR NOT NULL,
+        port INTEGER NOT NULL,
+        url VARCHAR NOT NULL,
+        machine VARCHAR,
+        pid INTEGER,
+        pid_started DOUBLE,
+        status VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        stopped_at TIMESTAMP,
+        policy JSON
+    )""",
+    # --- the documented views -------------------------------------------------------------
+    """CREATE VIEW requests AS
+        SELECT request_id, deployment_id, model_name, model_version, role, received_at,
+               latency_ms, status, n_rows, inputs, outputs, error
+        FROM wb_requests""",
+    """CREATE VIEW deployments AS
+        SELECT deployment_id, model_uri, status, url, host, port, machine, pid, started_at,
+               stopped_at, policy
+        FROM wb_deployments""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 
 PUBLIC_VIEWS = (
     "alias_history",
     "aliases",
     "artifacts",
     "datasets",
+    "deployments",
     "experiments",
     "metric_history",
     "metrics",
     "model_versions",
     "models",
     "params",
+    "requests",
     "run_inputs",
     "runs",
     "tags",

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         RegisteredModel,
     )
     from workbench.store._batch import Batch
+    from workbench.store._deployments_sql import DeploymentRecord
     from workbench.store.artifacts import ArtifactStore
 
 __all__ = ["ProcessInfo", "RunSearch", "Store"]
@@ -204,6 +205,25 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
         """The append-only alias history of a model (one alias or all), oldest first."""
+
+    # -- deployments ---------------------------------------------------------------------------
+    # Model servers (workbench.serving). Synchronous like the registry. A ``running`` deployment
+    # whose process is gone is returned (and kept) as ``dead``.
+    @abc.abstractmethod
+    def create_deployment(self, record: DeploymentRecord) -> None:
+        """Record a server that started; ConflictError if its id is taken."""
+
+    @abc.abstractmethod
+    def set_deployment_status(self, deployment_id: str, status: str) -> bool:
+        """Mark a running deployment ``stopped`` or ``dead``; False if it was not running."""
+
+    @abc.abstractmethod
+    def list_deployments(self) -> list[DeploymentRecord]:
+        """Every deployment, newest first, with dead processes reported as ``dead``."""
+
+    @abc.abstractmethod
+    def get_deployment(self, deployment_id: str) -> DeploymentRecord:
+        """One deployment; NotFoundError if unknown."""
 
     # -- derived conveniences (implemented once, on the primitives) ---------------------------
     def get_experiment(self, name_or_id: str, *, include_deleted: bool = False) -> Experiment:

@@ -48,7 +48,7 @@ from workbench.exceptions import (
     StoreError,
     StoreVersionError,
 )
-from workbench.store import _ingest, _read, _registry_sql
+from workbench.store import _deployments_sql, _ingest, _read, _registry_sql
 from workbench.store._lease import DEFAULT_LINGER_S, Lease, LeaseTimeout
 from workbench.store._schema import MIGRATIONS, PUBLIC_VIEWS, SCHEMA_VERSION
 from workbench.store._spool import Spool
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         RegisteredModel,
     )
     from workbench.store._batch import Batch
+    from workbench.store._deployments_sql import DeploymentRecord
 
 __all__ = ["DuckDBStore"]
 
@@ -454,12 +455,32 @@ class DuckDBStore(Store):
         with self._synced() as con:
             return _registry_sql.alias_history(con, name, alias)
 
+    # -- deployments -------------------------------------------------------------------------
+    def create_deployment(self, record: DeploymentRecord) -> None:
+        with self._connect() as con:
+            _deployments_sql.insert_deployment(con, record)
+
+    def set_deployment_status(self, deployment_id: str, status: str) -> bool:
+        with self._connect() as con:
+            return _deployments_sql.set_deployment_status(con, deployment_id, status, _utcnow())
+
+    def list_deployments(self) -> list[DeploymentRecord]:
+        with self._connect() as con:
+            return _deployments_sql.list_deployments(con, _utcnow())
+
+    def get_deployment(self, deployment_id: str) -> DeploymentRecord:
+        with self._connect() as con:
+            return _deployments_sql.get_deployment(con, deployment_id, _utcnow())
+
 
 def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Session settings: every usable core (DuckDB 2.0 detected one here), no progress bar
     printed into the user's notebook or terminal."""
     con.execute(f"SET threads = {_usable_cores()}")
-    con.execute("SET enable_progress_bar = false")
+    with contextlib.suppress(duckdb.InvalidInputException):
+        # In a Jupyter kernel without ipywidgets DuckDB refuses the setting; it draws no bar
+        # there either.
+        con.execute("SET enable_progress_bar = false")
     return con
 
 

@@ -1,0 +1,206 @@
+"""The Workbench sidebar in a real JupyterLab, driven by Chromium (ARCHITECTURE.md's recipe).
+
+Notebooks 01 and 05 are executed with papermill on a fresh store; JupyterLab is started on a free
+loopback port; the sidebar must show their runs (and a run logged while it is open), insert a
+snippet into the open notebook, and open a comparison and a drift report in main-area tabs.
+Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+import workbench as wb
+from workbench.pipelines import run_notebook
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def lab_store(tmp_path: Path) -> Iterator[Path]:
+    """A fresh store holding what two papermill-executed notebooks logged."""
+    store = tmp_path / "store"
+    wb.set_store(store)
+    try:
+        run_notebook(REPO / "notebooks" / "01_track.ipynb")
+        run_notebook(REPO / "notebooks" / "05_drift.ipynb")
+        yield store
+    finally:
+        wb.connect(store).close()
+        wb.set_store(None)
+
+
+@pytest.fixture
+def lab(lab_store: Path, tmp_path: Path) -> Iterator[str]:
+    """JupyterLab on a free loopback port, without a token, reading ``lab_store``; its URL."""
+    root = tmp_path / "root"
+    root.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.cells = [nbformat.v4.new_code_cell("import workbench")]
+    nbformat.write(notebook, root / "scratch.ipynb")
+    port = _free_port()
+    env = dict(
+        os.environ,
+        WORKBENCH_STORE=str(lab_store),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
+    log = (tmp_path / "lab.log").open("w")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("jupyter")),
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--IdentityProvider.token=",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=None",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not start:\n{(tmp_path / 'lab.log').read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.fixture
+def page(lab: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (scripts/apt-packages.txt)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        context = browser.new_context(viewport={"width": 1500, "height": 950})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def test_sidebar_shows_notebook_runs_and_opens_views(page: Any, lab: str, lab_store: Path) -> None:
+    page.goto(f"{lab}/lab/tree/scratch.ipynb")
+    page.wait_for_selector(".jp-LabShell")
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    news = page.locator(".jp-Notification-Toast-Close, .jp-toast-button").filter(has_text="No")
+    if news.count():  # JupyterLab asks once whether to fetch its news; decline
+        news.first.click()
+    page.click('li.lm-TabBar-tab[data-id="workbench-sidebar"]')
+    sidebar = page.locator("#workbench-sidebar")
+    sidebar.locator(".wb-store").filter(has_text=str(lab_store)).wait_for()
+
+    # the runs the papermill-executed notebooks logged
+    page.select_option("#workbench-sidebar select.wb-experiment", "seattle-weather")
+    logreg = sidebar.locator(".wb-run").filter(has_text="logreg")
+    logreg.wait_for()
+    assert sidebar.locator(".wb-run").count() == 2
+    report = sidebar.locator(".wb-report").filter(has_text="2015 vs 2012-2013")
+    report.wait_for()
+
+    # live: a run logged now (another process would do the same) shows up by itself
+    client = wb.connect(lab_store)
+    with client.start_run("seattle-weather", "logged-while-open") as run:
+        run.log_metric("accuracy", 0.5)
+    client.flush()
+    sidebar.locator(".wb-run").filter(has_text="logged-while-open").wait_for(timeout=20_000)
+
+    # a snippet into the open notebook (a new cell below the active, non-empty one)
+    logreg.hover()
+    logreg.locator("button", has_text="Code").click()
+    run_id = logreg.get_attribute("data-run-id")
+    page.locator(".jp-Notebook .jp-Cell .cm-content").filter(
+        has_text=f'run = workbench.get_run("{run_id}")'
+    ).wait_for()
+
+    # the filter language in the search box
+    page.fill("#workbench-sidebar input.wb-filter", "params.C = 1.0")
+    page.press("#workbench-sidebar input.wb-filter", "Enter")
+    page.wait_for_function("document.querySelectorAll('#workbench-sidebar .wb-run').length === 1")
+    page.fill("#workbench-sidebar input.wb-filter", "")
+    page.press("#workbench-sidebar input.wb-filter", "Enter")
+    sidebar.locator(".wb-run").filter(has_text="logged-while-open").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-sidebar.png"))
+
+    # compare the two notebook runs in a main-area tab
+    for name in ("logreg", "RandomForestClassifier"):
+        sidebar.locator(".wb-run").filter(has_text=name).locator("input.wb-select").check()
+    sidebar.locator("button.wb-compare").click()
+    compare = page.frame_locator('iframe[data-kind="compare"]')
+    compare.get_by_text("Params that differ").wait_for()
+    compare.locator(".wb-figure .main-svg").first.wait_for()  # plotly drew the curves
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-compare.png"))
+
+    # the drift report the notebook kept
+    report.hover()
+    report.locator("button", has_text="Open").click()
+    drift = page.frame_locator('iframe[data-kind="drift"]')
+    drift.get_by_text("2015 vs 2012-2013").first.wait_for()
+    drift.get_by_text("Columns").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-drift.png"))
+
+    tabs = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel").all_inner_texts()
+    assert any("Compare 2 runs" in t for t in tabs) and any("Drift" in t for t in tabs)

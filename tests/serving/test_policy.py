@@ -1,0 +1,228 @@
+"""Traffic policies on real servers: canary split, shadow, fallback on errors and timeouts, alias
+moves without a restart, several workers, and a request log that holds every request."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pandas as pd
+import pytest
+from conftest import Models, split_payload
+
+import workbench as wb
+from workbench.serving import deploy, read_request_log
+
+
+def _client(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=30.0, trust_env=False)
+
+
+def _requests_of(models: Models, deployment_id: str) -> list[dict[str, object]]:
+    frame = wb.Workbench(models.store).sql(
+        "SELECT * FROM requests WHERE deployment_id = $d ORDER BY received_at", d=deployment_id
+    )
+    return frame.to_dict(orient="records")  # type: ignore[return-value]
+
+
+@pytest.mark.slow
+def test_canary_weight_is_observed_within_tolerance(models: Models) -> None:
+    row = split_payload(models.X.iloc[:1])
+    with deploy("bc@champion", canary=("bc/2", 0.2), store=models.store) as server:
+        with _client(server.url) as http:
+            answers = [http.post("/invocations", json=row) for _ in range(1000)]
+        deployment_id = server.deployment_id
+    assert {r.status_code for r in answers} == {200}
+    roles = Counter(r.headers["x-model-role"] for r in answers)
+    versions = Counter(r.headers["x-model-version"] for r in answers)
+    assert 150 <= roles["canary"] <= 250, roles  # 20% +- 5%
+    assert versions["bc/2"] == roles["canary"] and versions["bc/1"] == roles["primary"]
+    logged = Counter((r["role"], r["model_version"]) for r in _requests_of(models, deployment_id))
+    assert logged == {("canary", 2): roles["canary"], ("primary", 1): roles["primary"]}
+
+
+def test_shadow_is_scored_and_logged_but_the_champion_answers(models: Models) -> None:
+    rows = models.X.iloc[:20]
+    with deploy("bc@champion", shadow="bc/2", store=models.store) as server:
+        with _client(server.url) as http:
+            answers = [
+                http.post("/invocations", json=split_payload(rows.iloc[[i]])) for i in range(20)
+            ]
+        deployment_id = server.deployment_id
+    assert all(r.headers["x-model-version"] == "bc/1" for r in answers)
+    assert [r.json()["predictions"][0] for r in answers] == models.v1.predict(rows).tolist()
+    logged = _requests_of(models, deployment_id)
+    primary = {r["request_id"]: r for r in logged if r["role"] == "primary"}
+    shadow = {r["request_id"]: r for r in logged if r["role"] == "shadow"}
+    assert set(primary) == set(shadow) == {r.headers["x-request-id"] for r in answers}
+    for request_id, record in shadow.items():
+        assert (record["model_version"], record["status"]) == (2, 200)
+        assert pd.isna(record["inputs"])  # the primary row holds them
+        position = json.loads(str(primary[request_id]["inputs"]))["data"][0]
+        index = rows.index[rows["mean radius"] == position[0]][0]
+        expected = models.v2.predict(rows.loc[[index]]).tolist()
+        assert json.loads(str(record["outputs"])) == expected
+
+
+def test_fallback_default_answers_when_the_model_raises_or_times_out(models: Models) -> None:
+    good = models.X.iloc[:2]
+    failing = good.assign(**{"mean radius": -1.0})
+    slow = good.assign(**{"mean radius": 5000.0})
+    with deploy(
+        "flk/2", fallback_default=-1, timeout=0.5, trusted=True, store=models.store
+    ) as server:
+        with _client(server.url) as http:
+            ok = http.post("/invocations", json=split_payload(good))
+            raised = http.post("/invocations", json=split_payload(failing))
+            started = time.perf_counter()
+            late = http.post("/invocations", json=split_payload(slow))
+            waited = time.perf_counter() - started
+            after = http.post("/invocations", json=split_payload(good))
+            metrics = http.get("/metrics").text
+        deployment_id = server.deployment_id
+    assert (
+        ok.json()["predictions"] == after.json()["predictions"] == models.v1.predict(good).tolist()
+    )
+    for answer in (raised, late):
+        assert answer.status_code == 200
+        assert answer.json() == {"predictions": [-1, -1]}
+        assert (answer.headers["x-model-role"], answer.headers["x-model-version"]) == (
+            "fallback",
+            "default",
+        )
+    assert waited < 2.5  # the 3 s model was not waited for
+    assert (
+        'workbench_fallbacks_total{model="flk",reason="error",role="primary",version="2"}'
+        in metrics
+    )
+    assert 'reason="timeout"' in metrics
+    logged = {r["request_id"]: r for r in _requests_of(models, deployment_id)}
+    record = logged[raised.headers["x-request-id"]]
+    assert record["role"] == "fallback" and record["model_version"] is None
+    assert "negative radius" in str(record["error"])
+    assert "did not answer within 0.5 s" in str(logged[late.headers["x-request-id"]]["error"])
+
+
+def test_fallback_previous_version_and_no_fallback(models: Models) -> None:
+    failing = split_payload(models.X.iloc[:2].assign(**{"mean radius": -1.0}))
+    slow = split_payload(models.X.iloc[:1].assign(**{"mean radius": 5000.0}))
+    expected = models.v1.predict(models.X.iloc[:2]).tolist()
+    # flk@champion went 1 -> 2, so "previous" is version 1, which behaves.
+    with (
+        deploy(
+            "flk@champion",
+            fallback_version="previous",
+            timeout=0.5,
+            trusted=True,
+            store=models.store,
+        ) as server,
+        _client(server.url) as http,
+    ):
+        answer = http.post("/invocations", json=failing)
+        assert http.get("/health").json()["models"]["fallback"]["uri"] == "flk/1"
+    assert answer.status_code == 200
+    assert (answer.headers["x-model-role"], answer.headers["x-model-version"]) == (
+        "fallback",
+        "flk/1",
+    )
+    assert answer.json()["predictions"] == expected
+    with (
+        deploy("flk/2", timeout=0.5, trusted=True, store=models.store) as server,
+        _client(server.url) as http,
+    ):
+        raised = http.post("/invocations", json=failing)
+        late = http.post("/invocations", json=slow)
+        ok = http.post("/invocations", json=split_payload(models.X.iloc[:2]))
+    assert raised.status_code == 500 and raised.json()["error_code"] == "MODEL_ERROR"
+    assert "negative radius" in raised.json()["message"]
+    assert late.status_code == 504 and late.json()["error_code"] == "MODEL_TIMEOUT"
+    assert ok.status_code == 200 and ok.json()["predictions"] == expected
+
+
+def _wait_for_version(http: httpx.Client, payload: object, version: str) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < 15:
+        answer = http.post("/invocations", json=payload)
+        if answer.headers["x-model-version"] == version:
+            return time.perf_counter() - started
+        time.sleep(0.05)
+    raise AssertionError(f"the server did not switch to {version}")
+
+
+def test_alias_moves_take_effect_without_a_restart(models: Models) -> None:
+    registry = wb.registry.ModelRegistry(wb.Workbench(models.store))
+    payload = split_payload(models.X.iloc[:3])
+    with deploy("live@champion", store=models.store, refresh_interval=0.2) as server:
+        pid = server.pid
+        with _client(server.url) as http:
+            first = http.post("/invocations", json=payload)
+            assert first.headers["x-model-version"] == "live/1"
+            registry.set_alias("live", "champion", 2, reason="promote")
+            assert _wait_for_version(http, payload, "live/2") < 5
+            answer = http.post("/invocations", json=payload)
+            assert answer.json()["predictions"] == [1, 1, 1]  # live/2 is the constant model
+            registry.rollback("live", "champion", reason="undo")
+            assert _wait_for_version(http, payload, "live/1") < 5
+        assert server.status().models["primary"]["uri"] == "live/1"
+        assert server.pid == pid
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_port_and_the_metrics(models: Models) -> None:
+    payload = split_payload(models.X.iloc[:1])
+    fresh = {"connection": "close"}  # a new connection each time, so both workers get some
+
+    def score(_: int) -> tuple[int, int]:
+        answer = http.post("/invocations", json=payload, headers=fresh)
+        return answer.status_code, http.get("/health", headers=fresh).json()["pid"]
+
+    with deploy("bc/1", workers=2, store=models.store) as server:
+        with _client(server.url) as http, ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(score, range(60)))
+            text = http.get("/metrics").text  # whichever worker answers sums both
+        deployment_id = server.deployment_id
+    assert {status for status, _ in results} == {200}
+    assert len({pid for _, pid in results}) == 2
+    line = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('workbench_requests_total{model="bc",role="primary",status="200"')
+    )
+    assert float(line.rsplit(" ", 1)[1]) == 60.0
+    assert len([r for r in _requests_of(models, deployment_id) if r["role"] == "primary"]) == 60
+
+
+def test_the_request_log_holds_every_request(models: Models) -> None:
+    rows = models.X.iloc[:5]
+    sent = 0
+    ids = set()
+    with deploy("bc@champion", store=models.store) as server:
+        with _client(server.url) as http:
+            for i in range(150):
+                if i % 10 == 9:
+                    answer = http.post("/invocations", json={"dataframe_records": [{"x": 1}]})
+                    assert answer.status_code == 400
+                else:
+                    answer = http.post("/invocations", json=split_payload(rows.iloc[[i % 5]]))
+                    assert answer.status_code == 200
+                    ids.add(answer.headers["x-request-id"])
+                sent += 1
+        deployment_id = server.deployment_id
+    logged = _requests_of(models, deployment_id)
+    assert len(logged) == sent
+    assert len({r["request_id"] for r in logged}) == sent
+    assert Counter(r["status"] for r in logged) == {200: 135, 400: 15}
+    assert {r["request_id"] for r in logged if r["status"] == 200} == ids
+    errors = [r for r in logged if r["status"] == 400]
+    assert all("missing column 'mean radius'" in str(r["error"]) for r in errors)
+    assert all(float(str(r["latency_ms"])) > 0 for r in logged)
+    scored = read_request_log(deployment_id, store=models.store, metadata=True)
+    assert len(scored) == 135
+    assert list(scored.columns[5:-1]) == list(models.X.columns)
+    expected = models.v1.predict(scored[list(models.X.columns)])
+    assert scored["prediction"].tolist() == expected.tolist()
+    by_model = read_request_log("bc", store=models.store)
+    assert len(by_model) >= 135 and "request_id" not in by_model.columns

@@ -1,0 +1,544 @@
+"""The closed loop's data: the policy a monitor follows, and the step it reports per window.
+
+:class:`MonitorPolicy` is checked once, where it is built, and never changes; :class:`LoopStep` is
+what one :meth:`Monitor.check <workbench.monitoring.loop.Monitor.check>` decided and why. Both are
+plain frozen objects: the machinery lives in :mod:`workbench.monitoring.loop`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+
+from workbench import _validation as v
+from workbench.monitoring.gates import GateResult, MetricThreshold
+
+__all__ = [
+    "DECISIONS",
+    "SIGNALS",
+    "LoopStep",
+    "MonitorPolicy",
+    "history_columns",
+    "parse_gate",
+]
+
+#: What a check can decide: nothing fired; a challenger was promoted; the champion was kept
+#: (the gate refused, or promotion is off); a trigger fired but nothing could be retrained; the
+#: window was too small to judge.
+DECISIONS = ("no_drift", "promoted", "kept", "alarm", "skipped")
+#: The signals a check computes; ``MonitorPolicy.triggers`` says which of them start a retrain.
+SIGNALS = ("dataset_drift", "target_drift", "prediction_drift", "performance")
+
+_LOWER_IS_BETTER_RE = re.compile(r"(loss|error|mae|mse|rmse|mape)", re.IGNORECASE)
+_GATE_RE = re.compile(
+    r"^\s*(?P<metric>[A-Za-z0-9_.:/\- ]+?)\s*(?P<op>>=|<=)\s*"
+    r"(?:(?P<champion>champion)\s*(?:(?P<sign>[+-])\s*(?P<change>[0-9.eE+-]+))?|"
+    r"(?P<value>[0-9.eE+-]+))\s*$"
+)
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+CALLER = "MonitorPolicy"
+
+
+def greater_is_better(metric: str) -> bool:
+    """Whether higher values of ``metric`` are better (losses and errors are lower-is-better)."""
+    return not _LOWER_IS_BETTER_RE.search(metric)
+
+
+def parse_gate(rules: str | Sequence[str], *, caller: str = CALLER) -> dict[str, MetricThreshold]:
+    """Gate rules written as text, merged per metric into :class:`MetricThreshold` objects.
+
+    ``"accuracy>=0.7"`` is a threshold; ``"accuracy>=champion+0.01"`` requires beating the
+    champion by 0.01 (``"log_loss<=champion-0.02"`` for lower-is-better metrics);
+    ``"accuracy>=champion"`` requires doing at least as well as the champion.
+    """
+    items = [rules] if isinstance(rules, str) else list(rules)
+    parts: dict[str, dict[str, Any]] = {}
+    for item in items:
+        match = _GATE_RE.match(item) if isinstance(item, str) else None
+        if match is None:
+            raise v.fail(
+                "gate",
+                caller,
+                "rules such as 'accuracy>=0.7', 'accuracy>=champion+0.01' or "
+                "'log_loss<=champion-0.02'",
+                item,
+            )
+        metric, better = match["metric"].strip(), match["op"] == ">="
+        rule = parts.setdefault(metric, {"greater_is_better": better})
+        if rule["greater_is_better"] != better:
+            raise v.fail("gate", caller, f"one direction (>= or <=) per metric; {metric!r}", item)
+        try:
+            if match["value"] is not None:
+                rule["threshold"] = float(match["value"])
+            elif match["change"] is None:
+                rule["min_relative_change"] = 0.0
+            else:
+                if (match["sign"] == "+") != better:
+                    raise ValueError
+                rule["min_absolute_change"] = float(match["change"])
+        except ValueError:
+            raise v.fail(
+                "gate", caller, "a rule that asks for an improvement, with a valid number", item
+            ) from None
+    return {metric: MetricThreshold(**rule) for metric, rule in parts.items()}
+
+
+def _check_gate(gate: Any, metric: str, floor: float | None) -> Mapping[str, MetricThreshold]:
+    if gate is None:
+        better = greater_is_better(metric)
+        rule = MetricThreshold(threshold=floor, min_absolute_change=0.01, greater_is_better=better)
+        return MappingProxyType({metric: rule})
+    if isinstance(gate, str) or (
+        isinstance(gate, Sequence) and all(isinstance(g, str) for g in gate)
+    ):
+        return MappingProxyType(parse_gate(gate))
+    if (
+        isinstance(gate, Mapping)
+        and gate
+        and all(isinstance(k, str) and isinstance(r, MetricThreshold) for k, r in gate.items())
+    ):
+        return MappingProxyType(dict(gate))
+    raise v.fail(
+        "gate",
+        CALLER,
+        "a dict of metric -> MetricThreshold, or rules such as 'accuracy>=champion+0.01'",
+        gate,
+    )
+
+
+def _check_share(value: Any, name: str) -> float:
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if number is None or not 0 < number < 1:
+        raise v.fail(name, CALLER, "a share strictly between 0 and 1", value)
+    return float(number)
+
+
+def _check_window(value: Any, name: str) -> str | int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value:
+        try:
+            pd.tseries.frequencies.to_offset(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise v.fail(
+        name,
+        CALLER,
+        "a number of rows, or a pandas frequency such as '30D', '7D', 'MS' (month start)",
+        value,
+    )
+
+
+def _optional_number(value: Any, name: str, *, positive: bool = False) -> float | None:
+    if value is None:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (positive and value <= 0):
+        raise v.fail(name, CALLER, "a positive number" if positive else "a number", value)
+    return float(value)
+
+
+@dataclass(frozen=True, eq=False)
+class MonitorPolicy:
+    """What a monitor watches, when it raises the alarm, and what it does then.
+
+    Parameters
+    ----------
+    model
+        The registered model's name.
+    target
+        The label column. With labels in a window, the champion's ``metric`` on it is the
+        ``performance`` signal; retraining and the gate need labelled rows.
+    features
+        The model's input columns (default: the champion's signature, else the columns it was
+        fitted on).
+    reference
+        What windows are compared with: a DataFrame, a file, or a model URI (default: the
+        champion's training data from its lineage). After a promotion by the monitor it becomes
+        the new champion's training data (if the alias is moved by hand, start a new monitor).
+    time_column, window
+        How :meth:`Monitor.run` cuts a frame into windows: a pandas frequency of
+        ``time_column`` (``"30D"``, ``"7D"``, ``"MS"`` for calendar months) or a number of rows.
+    champion, challenger
+        The aliases: served traffic follows ``champion``; a retrained model gets ``challenger``.
+    triggers
+        Which signals start a retrain: ``dataset_drift`` (at least ``drift_share`` of the
+        features drifted), ``target_drift``, ``prediction_drift`` (the champion's predictions),
+        ``performance`` (``metric`` below ``performance_floor`` or more than
+        ``max_performance_drop`` under the champion's metric on the reference). Default:
+        ``dataset_drift``, plus ``performance`` when a floor or a drop is set.
+    drift_share, drift_thresholds
+        As for :func:`~workbench.drift_report` (``thresholds``).
+    metric, greater_is_better
+        The performance metric (any metric of :func:`~workbench.evaluate`) and its direction
+        (default: lower is better for losses and errors).
+    performance_floor, max_performance_drop
+        The performance alarm: an absolute bound, and/or a drop from the baseline.
+    gate
+        What a challenger must pass against the champion on the held-out rows: a dict of
+        :class:`MetricThreshold`, or rules such as ``"accuracy>=0.7"``,
+        ``"accuracy>=champion+0.01"``. Default: ``metric`` better than the champion's by 0.01
+        (and at least ``performance_floor``, when set).
+    retrain
+        A callable ``(train_df) -> fitted estimator`` (or a model URI / ``ModelVersion`` it
+        registered itself), or the path of a notebook run with papermill with parameters
+        ``training_data`` (a parquet file) and ``model_name``.
+    retrain_window
+        The labelled data a retrain gets: ``None`` for the current window only (right after an
+        abrupt change, older data teaches the old behaviour), a number of most recent rows, or
+        a pandas frequency (``"90D"``) of ``time_column`` ending with the current window.
+    holdout
+        The share of the current window's labelled rows kept out of training to evaluate the
+        challenger and the champion: an evenly spread sample, so it covers the whole window.
+    promote
+        Move ``champion`` to a challenger that passed the gate (False: leave it at
+        ``challenger`` for a person to decide).
+    min_rows
+        Windows with fewer rows are skipped; retraining needs this many labelled rows.
+    deployment
+        The deployment whose request log is the default source of windows.
+    experiment
+        Where the check runs (and their drift, retrain and evaluation runs) are kept.
+    """
+
+    model: str
+    target: str | None = None
+    features: tuple[str, ...] | None = None
+    reference: Any = field(default=None, repr=False)
+    time_column: str | None = None
+    window: str | int | None = None
+    champion: str = "champion"
+    challenger: str = "challenger"
+    triggers: tuple[str, ...] | None = None
+    drift_share: float = 0.5
+    drift_thresholds: float | Mapping[str, float] | None = None
+    metric: str = "accuracy"
+    greater_is_better: bool | None = None
+    performance_floor: float | None = None
+    max_performance_drop: float | None = None
+    gate: Mapping[str, MetricThreshold] | Sequence[str] | str | None = None
+    retrain: Callable[[pd.DataFrame], Any] | str | os.PathLike[str] | None = None
+    retrain_window: str | int | None = None
+    holdout: float = 0.3
+    promote: bool = True
+    min_rows: int = 10
+    deployment: str | None = None
+    experiment: str = "monitoring"
+
+    def __post_init__(self) -> None:
+        from workbench.registry import parse_model_uri
+
+        ref = parse_model_uri(self.model, CALLER)
+        if ref.alias is not None or ref.version is not None:
+            raise v.fail(
+                "model",
+                CALLER,
+                "a model name (the aliases are set apart)",
+                self.model,
+                f"Use model={ref.name!r}, champion={ref.alias or 'champion'!r}.",
+            )
+        for name in ("champion", "challenger"):
+            parse_model_uri(f"{self.model}@{getattr(self, name)}", CALLER)
+        if self.champion == self.challenger:
+            raise v.fail(
+                "challenger", CALLER, "an alias other than the champion's", self.challenger
+            )
+        if self.target is not None:
+            v.check_name(self.target, CALLER, name="target")
+        if self.features is not None:
+            features = (self.features,) if isinstance(self.features, str) else self.features
+            if not features or not all(isinstance(f, str) for f in features):
+                raise v.fail("features", CALLER, "a non-empty list of column names", features)
+            object.__setattr__(self, "features", tuple(features))
+        if self.time_column is not None:
+            v.check_name(self.time_column, CALLER, name="time_column")
+        object.__setattr__(self, "window", _check_window(self.window, "window"))
+        object.__setattr__(
+            self, "retrain_window", _check_window(self.retrain_window, "retrain_window")
+        )
+        if isinstance(self.retrain_window, str) and self.time_column is None:
+            raise v.fail(
+                "retrain_window",
+                CALLER,
+                "a number of rows when time_column is not set",
+                self.retrain_window,
+            )
+        v.check_name(self.metric, CALLER, name="metric")
+        if self.greater_is_better is None:
+            object.__setattr__(self, "greater_is_better", greater_is_better(self.metric))
+        elif not isinstance(self.greater_is_better, bool):
+            raise v.fail("greater_is_better", CALLER, "True, False or None", self.greater_is_better)
+        floor = _optional_number(self.performance_floor, "performance_floor")
+        drop = _optional_number(self.max_performance_drop, "max_performance_drop", positive=True)
+        object.__setattr__(self, "performance_floor", floor)
+        object.__setattr__(self, "max_performance_drop", drop)
+        self._check_triggers(floor, drop)
+        object.__setattr__(self, "drift_share", _check_share(self.drift_share, "drift_share"))
+        object.__setattr__(self, "holdout", _check_share(self.holdout, "holdout"))
+        object.__setattr__(self, "gate", _check_gate(self.gate, self.metric, floor))
+        self._check_retrain()
+        if not isinstance(self.promote, bool):
+            raise v.fail("promote", CALLER, "True or False", self.promote)
+        v.check_positive_int(self.min_rows, CALLER, name="min_rows")
+        v.check_name(self.experiment, CALLER, name="experiment")
+
+    def _check_triggers(self, floor: float | None, drop: float | None) -> None:
+        triggers = self.triggers
+        if triggers is None:
+            bounded = floor is not None or drop is not None
+            triggers = ("dataset_drift",) + (("performance",) if bounded else ())
+        elif isinstance(triggers, str):
+            triggers = (triggers,)
+        triggers = tuple(triggers)
+        unknown = [t for t in triggers if t not in SIGNALS]
+        if not triggers or unknown:
+            raise v.fail("triggers", CALLER, f"a non-empty subset of {list(SIGNALS)}", triggers)
+        if "performance" in triggers and floor is None and drop is None:
+            raise v.fail(
+                "triggers",
+                CALLER,
+                "without 'performance' when no performance bound is set",
+                triggers,
+                "Set performance_floor= or max_performance_drop= (and target=).",
+            )
+        if "performance" in triggers and self.target is None:
+            raise v.fail("target", CALLER, "the label column for the performance trigger", None)
+        object.__setattr__(self, "triggers", triggers)
+
+    def _check_retrain(self) -> None:
+        retrain = self.retrain
+        if retrain is None or callable(retrain):
+            return
+        if isinstance(retrain, (str, os.PathLike)) and os.fspath(retrain).endswith(".ipynb"):
+            if not os.path.isfile(retrain):
+                raise v.fail("retrain", CALLER, "an existing notebook", os.fspath(retrain))
+            return
+        raise v.fail(
+            "retrain",
+            CALLER,
+            "a callable (train_df) -> fitted model, or the path of a .ipynb notebook",
+            retrain,
+        )
+
+    @property
+    def thresholds(self) -> Mapping[str, MetricThreshold]:
+        """The gate as a dict of metric -> :class:`MetricThreshold`."""
+        gate = self.gate
+        assert isinstance(gate, Mapping)
+        return gate
+
+    def describe(self) -> dict[str, Any]:
+        """The policy as flat params (logged on every check run)."""
+        retrain = self.retrain
+        if callable(retrain):
+            retrain_text = getattr(retrain, "__qualname__", type(retrain).__name__)
+            retrain_text = f"{getattr(retrain, '__module__', '?')}:{retrain_text}"
+        else:
+            retrain_text = None if retrain is None else os.fspath(retrain)
+        return {
+            "model": self.model,
+            "champion_alias": self.champion,
+            "challenger_alias": self.challenger,
+            "target": self.target,
+            "window": self.window,
+            "triggers": ",".join(self.triggers or ()),
+            "drift_share": self.drift_share,
+            "metric": self.metric,
+            "performance_floor": self.performance_floor,
+            "max_performance_drop": self.max_performance_drop,
+            "gate": "; ".join(f"{m} {rule}" for m, rule in self.thresholds.items()),
+            "retrain": retrain_text,
+            "retrain_window": self.retrain_window,
+            "holdout": self.holdout,
+            "promote": self.promote,
+        }
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class LoopStep:
+    """One checked window: the signals, what fired, what was retrained, the gate, the decision.
+
+    ``links`` holds the run ids of the steps: ``check`` (this step's run), ``drift_report``,
+    ``retrain``, ``evaluation`` (the challenger's) and ``champion_evaluation``.
+    """
+
+    index: int
+    model: str
+    decision: str
+    reason: str
+    champion_version: int
+    new_champion_version: int
+    window_start: Any = None
+    window_end: Any = None
+    n_rows: int = 0
+    n_labelled: int = 0
+    signals: Mapping[str, bool | None] = field(default_factory=lambda: _EMPTY)
+    fired: tuple[str, ...] = ()
+    metric: str = "accuracy"
+    champion_metric: float | None = None
+    baseline: float | None = None
+    share_drifted: float | None = None
+    drifted_columns: tuple[str, ...] = ()
+    challenger_version: int | None = None
+    n_train: int = 0
+    n_holdout: int = 0
+    challenger_holdout: float | None = None
+    champion_holdout: float | None = None
+    gate: GateResult | None = None
+    links: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    drift: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def alarm(self) -> bool:
+        """Whether a trigger fired."""
+        return bool(self.fired)
+
+    @property
+    def promoted(self) -> bool:
+        """Whether the champion alias moved to a new version."""
+        return self.decision == "promoted"
+
+    @property
+    def run_id(self) -> str | None:
+        """The check's run (experiment ``monitoring``)."""
+        return self.links.get("check")
+
+    def _window_text(self) -> str:
+        if self.window_start is None:
+            return f"{self.n_rows:,} rows"
+        return f"{_when(self.window_start)} .. {_when(self.window_end)} ({self.n_rows:,} rows)"
+
+    def explain(self) -> list[str]:
+        """Every decision of the step, one sentence each."""
+        lines = [
+            f"Check {self.index} of {self.model} (champion v{self.champion_version}), window "
+            f"{self._window_text()}, {self.n_labelled:,} labelled."
+        ]
+        if self.share_drifted is not None:
+            drifted = ", ".join(self.drifted_columns) or "none"
+            lines.append(
+                f"Drift: share of drifted features {self.share_drifted:.2f}; drifted columns: "
+                f"{drifted}."
+            )
+        if self.champion_metric is not None:
+            base = f", baseline {_number(self.baseline)}" if self.baseline is not None else ""
+            lines.append(
+                f"Champion {self.metric} on the window: {_number(self.champion_metric)}{base}."
+            )
+        lines.append("Fired: " + (", ".join(self.fired) if self.fired else "nothing") + ".")
+        if self.challenger_version is not None:
+            lines.append(
+                f"Retrained {self.model}/{self.challenger_version} on {self.n_train:,} rows; on "
+                f"{self.n_holdout:,} held-out rows {self.metric} challenger "
+                f"{_number(self.challenger_holdout)} vs champion {_number(self.champion_holdout)}."
+            )
+        if self.gate is not None:
+            lines.append(f"Gate: {self.gate.summary}")
+            lines.extend(
+                f"  [{'pass' if c.passed else 'FAIL'}] {c.message}" for c in self.gate.checks
+            )
+        lines.append(f"Decision: {self.decision.upper()}. {self.reason}")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable: everything but the drift report (kept in its own run)."""
+        return {
+            "index": self.index,
+            "model": self.model,
+            "decision": self.decision,
+            "reason": self.reason,
+            "champion_version": self.champion_version,
+            "new_champion_version": self.new_champion_version,
+            "window_start": _when(self.window_start) if self.window_start is not None else None,
+            "window_end": _when(self.window_end) if self.window_end is not None else None,
+            "n_rows": self.n_rows,
+            "n_labelled": self.n_labelled,
+            "signals": dict(self.signals),
+            "fired": list(self.fired),
+            "metric": self.metric,
+            "champion_metric": self.champion_metric,
+            "baseline": self.baseline,
+            "share_drifted": self.share_drifted,
+            "drifted_columns": list(self.drifted_columns),
+            "challenger_version": self.challenger_version,
+            "n_train": self.n_train,
+            "n_holdout": self.n_holdout,
+            "challenger_holdout": self.challenger_holdout,
+            "champion_holdout": self.champion_holdout,
+            "gate": None if self.gate is None else self.gate.to_dict(),
+            "links": dict(self.links),
+        }
+
+    def row(self) -> dict[str, Any]:
+        """One row of :meth:`Monitor.history`."""
+        return {
+            "check": self.index,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "rows": self.n_rows,
+            "labelled": self.n_labelled,
+            "champion_version": self.champion_version,
+            f"champion_{self.metric}": self.champion_metric,
+            "share_drifted": self.share_drifted,
+            "alarm": self.alarm,
+            "fired": ",".join(self.fired),
+            "challenger_version": self.challenger_version,
+            f"challenger_holdout_{self.metric}": self.challenger_holdout,
+            f"champion_holdout_{self.metric}": self.champion_holdout,
+            "gate_passed": None if self.gate is None else self.gate.passed,
+            "decision": self.decision,
+            "new_champion_version": self.new_champion_version,
+            "reason": self.reason,
+            "run_id": self.run_id,
+        }
+
+    def __repr__(self) -> str:
+        extra = f" -> v{self.new_champion_version}" if self.promoted else ""
+        fired = ",".join(self.fired) or "-"
+        return (
+            f"LoopStep(check {self.index}, {self._window_text()}: fired {fired}, "
+            f"{self.decision}{extra})"
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        colors = {"promoted": "#1e6b3a", "kept": "#9b1c1c", "alarm": "#9b1c1c"}
+        color = colors.get(self.decision, "#444")
+        lines = self.explain()
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
+        links = "".join(
+            f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(x)}</code></td></tr>"
+            for k, x in self.links.items()
+        )
+        page = (
+            f"<div><b>{html.escape(lines[0])}</b> <b style='color:{color}'>"
+            f"{html.escape(self.decision.upper())}</b><ul>{items}</ul>"
+            f"<table><tr><th>run</th><th>id</th></tr>{links}</table></div>"
+        )
+        return {"text/plain": "\n".join(lines), "text/html": page}
+
+
+def history_columns(metric: str) -> list[str]:
+    """The columns of :meth:`Monitor.history` (those of :meth:`LoopStep.row`)."""
+    return list(LoopStep(0, "m", "skipped", "", 0, 0, metric=metric).row())
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat() if value != value.normalize() else value.strftime("%Y-%m-%d")
+    return str(value)
