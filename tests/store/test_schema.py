@@ -143,3 +143,42 @@ def test_lease_is_shared_in_turn_by_processes(tmp_path: Path) -> None:
         assert len(client.search_runs("lease")) == 1
     assert time.perf_counter() - started < 30
     store.close()
+
+
+def test_record_appended_just_before_its_writer_dies_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer appends a complete record and dies between the ingester's read and its
+    liveness check: the record must be ingested next time, not deleted as a torn tail."""
+    import socket
+    import zlib
+
+    from workbench.store import _spool
+    from workbench.store._batch import Batch
+    from workbench.store._spool import HEADER, MAGIC
+
+    def record(name: str) -> bytes:
+        batch = Batch()
+        batch.records["experiments"].append({"name": name, "created_at": 0})
+        payload = batch.to_ipc()
+        return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+    store = DuckDBStore(tmp_path)
+    journal = tmp_path / "spool" / f"{1:020d}-{socket.gethostname()}-4194303.journal"
+    journal.write_bytes(record("first"))
+    liveness = iter([True])  # alive when first asked, dead from then on
+    monkeypatch.setattr(_spool, "_writer_alive", lambda path: next(liveness, False))
+    real_read = _spool.Spool.read
+
+    def read_then_writer_appends_and_dies(self: _spool.Spool, path: Path, offset: int) -> list:
+        entries = real_read(self, path, offset)
+        with open(path, "ab") as f:
+            f.write(record("last-words"))
+        return entries
+
+    monkeypatch.setattr(_spool.Spool, "read", read_then_writer_appends_and_dies)
+    store.sync()
+    monkeypatch.setattr(_spool.Spool, "read", real_read)
+    names = sorted(e.name for e in store.list_experiments())
+    assert names == ["first", "last-words"]
+    assert not journal.exists()

@@ -165,17 +165,24 @@ class Spool:
             position = end
         return entries
 
+    @staticmethod
+    def writer_gone(path: Path) -> bool:
+        """Whether nothing more can be appended to ``path`` (sealed, or its writer died).
+
+        Ask *before* reading a journal: a writer can append a complete record and die between
+        a read and a later liveness check, and that record must not be taken for a torn tail.
+        """
+        return path.suffix == SEALED or not _writer_alive(path)
+
     def finished(self, path: Path, offset: int) -> bool:
-        """Whether ``path`` can be deleted: fully read at ``offset`` and no longer written to."""
+        """Whether ``path``, whose writer was gone before it was read up to ``offset``, can be
+        deleted: sealed and fully read, or unsealed with at most a torn tail left."""
         try:
             size = path.stat().st_size
         except FileNotFoundError:
             return False  # renamed to .sealed since it was listed: settle it next time
         if path.suffix == SEALED:
             return offset >= size
-        writer_alive = _writer_alive(path)
-        if writer_alive:
-            return False
         if offset < size:
             logger.warning(
                 "Journal %s ends in %d bytes of a write its process did not finish "

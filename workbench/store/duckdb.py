@@ -248,6 +248,7 @@ class DuckDBStore(Store):
         journals = self.spool.journals()
         if journals:
             offsets = dict(con.execute('SELECT journal, "offset" FROM wb_spool_offsets').fetchall())
+            gone = {path: self.spool.writer_gone(path) for path in journals}  # before reading
             batches, reached = [], {}
             for path in journals:
                 key = Spool.key(path)
@@ -260,7 +261,7 @@ class DuckDBStore(Store):
                 offsets.update(reached)
             for path in journals:
                 key = Spool.key(path)
-                if self.spool.finished(path, offsets.get(key, 0)):
+                if gone[path] and self.spool.finished(path, offsets.get(key, 0)):
                     path.unlink(missing_ok=True)
                     con.execute("DELETE FROM wb_spool_offsets WHERE journal = $k", {"k": key})
         _ingest.reap_dead_runs(con, self.root / "heartbeats")
