@@ -1,11 +1,17 @@
-"""Models for the serving tests that misbehave on purpose (importable by the server process)."""
+"""Helpers of the serving tests, and a model that misbehaves on purpose (the server processes
+import it, so it lives in a plain module rather than in conftest)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
 
 
 class FlakyModel:
@@ -22,3 +28,18 @@ class FlakyModel:
         if (first > 999).any():
             time.sleep(self.delay)
         return self.inner.predict(X)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Models:
+    """The serving fixtures' store and the in-process twins of what it holds."""
+
+    store: Path
+    X: pd.DataFrame
+    v1: LogisticRegression  # "bc/1" (alias champion), "flk/1", "live/1"
+    v2: LogisticRegression  # "bc/2": a different regularisation
+    constant: DummyClassifier  # "live/2": always 1
+
+
+def split_payload(frame: pd.DataFrame) -> dict[str, object]:
+    return {"dataframe_split": {"columns": list(frame.columns), "data": frame.values.tolist()}}

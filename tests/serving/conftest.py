@@ -9,11 +9,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.dummy import DummyClassifier
@@ -24,18 +22,7 @@ from workbench.serving import Deployment, deploy
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _serving_models import FlakyModel  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Models:
-    """The serving fixtures' store and the in-process twins of what it holds."""
-
-    store: Path
-    X: pd.DataFrame
-    v1: LogisticRegression  # "bc/1" (alias champion), "flk/1", "live/1"
-    v2: LogisticRegression  # "bc/2": a different regularisation
-    constant: DummyClassifier  # "live/2": always 1
+from _serving_models import FlakyModel, Models  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +70,3 @@ def server(models: Models) -> Iterator[Deployment]:
 def http(server: Deployment) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30.0, trust_env=False) as client:
         yield client
-
-
-def split_payload(frame: pd.DataFrame) -> dict[str, object]:
-    return {"dataframe_split": {"columns": list(frame.columns), "data": frame.values.tolist()}}

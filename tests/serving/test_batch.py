@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Models
+from _serving_models import Models
 
 import workbench as wb
 from workbench.exceptions import InvalidParameterError, SignatureMismatchError

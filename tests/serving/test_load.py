@@ -9,7 +9,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from conftest import Models, split_payload
+from _serving_models import Models, split_payload
 
 import workbench as wb
 from workbench.serving import deploy

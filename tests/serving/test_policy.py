@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pandas as pd
 import pytest
-from conftest import Models, split_payload
+from _serving_models import Models, split_payload
 
 import workbench as wb
 from workbench.serving import deploy, read_request_log

@@ -12,7 +12,7 @@ import time
 import httpx
 import numpy as np
 import pytest
-from conftest import Models, split_payload
+from _serving_models import Models, split_payload
 
 import workbench as wb
 from workbench.exceptions import InvalidParameterError, ModelNotFoundError, SignatureMismatchError

@@ -10,7 +10,7 @@ import sys
 
 import httpx
 import pytest
-from conftest import Models, split_payload
+from _serving_models import Models, split_payload
 
 
 def _cli(models: Models, *args: str) -> subprocess.CompletedProcess[str]:

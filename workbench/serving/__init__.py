@@ -19,6 +19,8 @@ package never imports a UI library.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from workbench.serving._config import ServingConfig
 from workbench.serving._errors import (
     DeploymentError,
@@ -30,7 +32,6 @@ from workbench.serving._errors import (
     UnsupportedMediaTypeError,
 )
 from workbench.serving._request_log import read_request_log
-from workbench.serving.app import build_app
 from workbench.serving.batch import batch_predict
 from workbench.serving.server import (
     Deployment,
@@ -60,3 +61,15 @@ __all__ = [
     "read_request_log",
     "stop_deployment",
 ]
+
+if TYPE_CHECKING:
+    from workbench.serving.app import build_app
+
+
+def __getattr__(name: str) -> Any:
+    # The ASGI app pulls in starlette and prometheus_client (~35 ms): only when asked for.
+    if name == "build_app":
+        from workbench.serving.app import build_app
+
+        return build_app
+    raise AttributeError(f"module 'workbench.serving' has no attribute {name!r}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,14 @@ class InputConverter:
         if self.signature is None:
             return self._unchecked(table), table
         if table.frame is not None:
-            return self._frame(table.frame), table
+            try:
+                return self._frame(table.frame), table
+            except SignatureMismatchError:
+                raise
+            except Exception as exc:  # pandas on arbitrary CSV text: the input's fault
+                _raise(
+                    [f"the CSV rows could not be read as the model's columns: {exc}"], self.names
+                )
         if table.names is None:
             width = len(table.rows[0]) if table.rows else 0
             if width != len(self.specs):
@@ -157,7 +164,7 @@ def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 4] + "...]"
 
 
-def _raise(problems: list[str], expected: list[str]) -> None:
+def _raise(problems: list[str], expected: list[str]) -> NoReturn:
     listed = "\n".join(f"  - {p}" for p in problems)
     raise SignatureMismatchError(
         f"The input does not match the model's signature ({len(problems)} "

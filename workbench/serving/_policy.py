@@ -147,6 +147,10 @@ class TrafficPolicy:
     def fallback(self) -> Served | None:
         return self._served[FALLBACK]
 
+    def served(self) -> list[Served]:
+        """Every version loaded for a role now."""
+        return [s for s in self._served.values() if s is not None]
+
     def choose(self) -> tuple[Served, str]:
         """The version that answers the next request, and its role (primary or canary)."""
         canary = self._served[CANARY]

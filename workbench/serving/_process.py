@@ -171,7 +171,16 @@ def serve(config: ServingConfig) -> int:
     # catch it then, so that the deployment is recorded as stopped before the process exits.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    sock = _bind(config.host, config.port)
+    try:
+        sock = _bind(config.host, config.port)
+    except OSError as exc:
+        logger.error(
+            "Cannot listen on %s port %d: %s. Choose another port, or port 0 for a free one.",
+            config.host,
+            config.port,
+            exc.strerror or exc,
+        )
+        return 2
     port = sock.getsockname()[1]
     url = f"http://{url_host(config.host)}:{port}"
     client = connect(config.store)
@@ -191,6 +200,14 @@ def serve(config: ServingConfig) -> int:
     )
     client.store.create_deployment(record)
     info = {"port": port, "pid": me.pid, "url": url}
+    logger.info(
+        "Deployment %s: serving %s at %s (%d worker(s)); POST %s/invocations",
+        config.deployment_id,
+        config.model_uri,
+        url,
+        config.workers,
+        url,
+    )
     if config.watch_pid is not None:
         watched, started = config.watch_pid, config.watch_pid_started
         _watch(stop, lambda: _owner_gone(watched, started), f"The deploying process {watched}")

@@ -70,6 +70,7 @@ JSON = "application/json"
 DEFAULT = "default"  # the method (and version label) of a configured default answer
 _SMALL_BODY = 1 << 20
 _SHADOW_BACKLOG = 64
+_MAX_ID = 128  # a client's x-request-id is kept up to this length
 
 
 def build_app(config: ServingConfig, *, client: Workbench | None = None) -> Starlette:
@@ -154,6 +155,7 @@ class ModelServer:
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         self._openapi: tuple[str, bytes] | None = None
         self._batchers: dict[tuple[bool, str, int, str], Batcher] = {}
+        self._batchers_epoch = 0
         self._id_prefix = uuid.uuid4().hex[:16]
         self._ids = itertools.count()
         self.started_at = time.time()
@@ -190,7 +192,7 @@ class ModelServer:
     async def invocations(self, request: Request) -> Response:
         started = time.perf_counter()
         received_us = time.time_ns() // 1000
-        request_id = request.headers.get("x-request-id") or self._next_id()
+        request_id = request.headers.get("x-request-id", "")[:_MAX_ID] or self._next_id()
         if not self.policy.ready:
             raise NotReadyError("The models are still loading; retry when /ready answers 200.")
         served, role = self.policy.choose()
@@ -284,6 +286,10 @@ class ModelServer:
         return Response(body, media_type=JSON, headers=headers)
 
     def _batcher(self, served: Served, shadow: bool) -> Batcher:
+        if self._batchers_epoch != self.policy.changes:  # versions were swapped: drop old ones
+            live = {(s.name, s.number, s.method) for s in self.policy.served()}
+            self._batchers = {k: b for k, b in self._batchers.items() if k[1:] in live}
+            self._batchers_epoch = self.policy.changes
         key = (shadow, served.name, served.number, served.method)
         batcher = self._batchers.get(key)
         if batcher is None:

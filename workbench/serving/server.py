@@ -167,8 +167,15 @@ def deploy(
         )
     if isinstance(trusted, str) or not isinstance(trusted, bool | Sequence):
         raise v.fail("trusted", caller, "True, False or a list of type names", trusted)
-    if not isinstance(log_payloads, bool) or not isinstance(detach, bool):
-        raise v.fail("detach", caller, "a bool", detach)
+    if (
+        isinstance(startup_timeout, bool)
+        or not isinstance(startup_timeout, int | float)
+        or (startup_timeout <= 0)
+    ):
+        raise v.fail("startup_timeout", caller, "a positive number of seconds", startup_timeout)
+    for flag, value in (("log_payloads", log_payloads), ("detach", detach)):
+        if not isinstance(value, bool):
+            raise v.fail(flag, caller, "True or False", value)
     if deployment_id is not None and not re.fullmatch(
         r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", str(deployment_id)
     ):
@@ -220,14 +227,13 @@ def deploy(
     config = config.replace(ready_file=str(ready_file))
     process = _spawn(config, None if _inherit_output else log_file, detach=detach)
     try:
-        url = _wait_ready(process, ready_file, log_file, startup_timeout, inherit=_inherit_output)
+        _wait_ready(process, ready_file, log_file, startup_timeout, inherit=_inherit_output)
     except BaseException:
         _terminate(process)
         raise
     finally:
         ready_file.unlink(missing_ok=True)
     record = client.store.get_deployment(config.deployment_id)
-    assert record.url == url
     return Deployment(record, store=client.store, process=process, log_file=log_file)
 
 
