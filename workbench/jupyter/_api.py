@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +21,7 @@ import pandas as pd
 
 import workbench as wb
 from workbench import _validation as v
-from workbench.store._filter import RunQuery  # the one compiler of the filter language
+from workbench.store._filter import compile_over_views  # the one filter-language compiler
 
 __all__ = [
     "DRIFT_EXPERIMENT",
@@ -41,12 +40,6 @@ __all__ = [
 DRIFT_EXPERIMENT = "drift-reports"
 KIND_TAG = "workbench.kind"
 MAX_PAGE_SIZE = 500
-_ORDER_TERM = re.compile(r"^(?P<expr>.*) (?P<dir>ASC|DESC)(?P<nulls> NULLS (?:FIRST|LAST))?$", re.S)
-_VIEW_FOR = {  # tables the compiler joins -> the public views holding the same columns
-    "wb_params": "params",
-    "wb_tags": "tags",
-    "wb_metric_summary": "(SELECT run_id, key, value AS latest, min, max FROM metrics)",
-}
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -116,23 +109,9 @@ def runs_page(
     """
     page_n = _page_number(page, "page", 1)
     size = _page_number(page_size, "page_size", 25, MAX_PAGE_SIZE)
-    compiler = RunQuery()
-    where = compiler.where(filter or None)
-    terms = [*compiler.order_by(order_by or None), "r.start_time DESC", "r.run_id ASC"]
-    keys, order = [], []
-    for i, term in enumerate(terms):
-        match = _ORDER_TERM.match(term)
-        expression, direction, nulls = (
-            (match["expr"], match["dir"], match["nulls"] or "") if match else (term, "ASC", "")
-        )
-        keys.append(f"{expression} AS __o{i}")
-        order.append(f"__o{i} {direction}{nulls}")
-    joins = "\n".join(
-        f"LEFT JOIN {_VIEW_FOR[j.table]} AS {j.alias} ON {j.alias}.run_id = r.run_id"
-        f" AND {j.alias}.key = ${j.key_param}"
-        for j in compiler.joins
-    )
-    parameters: dict[str, Any] = dict(compiler.parameters)
+    compiled = compile_over_views(filter, order_by)
+    where, keys, order, joins = compiled.where, compiled.sort_keys, compiled.order, compiled.joins
+    parameters: dict[str, Any] = dict(compiled.parameters)
     scope = "TRUE"
     if experiment:
         scope = "e.name = $__experiment"

@@ -479,3 +479,48 @@ class _Parser:
             if not self.accept(","):
                 self.expect_end("order_by items look like '<field> [ASC|DESC]'")
                 return terms
+
+
+# -- the same compilation over the documented views (for paging in UI layers) ------------------
+_VIEW_FOR = {  # tables the compiler joins -> the public views holding the same columns
+    "wb_params": "params",
+    "wb_tags": "tags",
+    "wb_metric_summary": "(SELECT run_id, key, value AS latest, min, max FROM metrics)",
+}
+_ORDER_TERM = re.compile(r"^(?P<expr>.*) (?P<dir>ASC|DESC)(?P<nulls> NULLS (?:FIRST|LAST))?$", re.S)
+
+
+@dataclass(frozen=True)
+class ViewQuery:
+    """A filter and order compiled for a query over the views ``runs r`` and ``experiments e``.
+
+    ``sort_keys`` are select items ``<expr> AS __o<i>``; ``order`` sorts on those aliases, so a
+    paged query can materialize the matching runs once and order them outside.
+    """
+
+    where: str
+    sort_keys: list[str]
+    order: list[str]
+    joins: str
+    parameters: dict[str, object]
+
+
+def compile_over_views(filter_text: str | None, order_by: str | Sequence[str] | None) -> ViewQuery:
+    """Compile ``filter_text`` and ``order_by`` (newest first, then run id, as tie-breakers)."""
+    compiler = RunQuery()
+    where = compiler.where(filter_text or None)
+    terms = [*compiler.order_by(order_by or None), "r.start_time DESC", "r.run_id ASC"]
+    keys, order = [], []
+    for i, term in enumerate(terms):
+        match = _ORDER_TERM.match(term)
+        expression, direction, nulls = (
+            (match["expr"], match["dir"], match["nulls"] or "") if match else (term, "ASC", "")
+        )
+        keys.append(f"{expression} AS __o{i}")
+        order.append(f"__o{i} {direction}{nulls}")
+    joins = "\n".join(
+        f"LEFT JOIN {_VIEW_FOR[j.table]} AS {j.alias} ON {j.alias}.run_id = r.run_id"
+        f" AND {j.alias}.key = ${j.key_param}"
+        for j in compiler.joins
+    )
+    return ViewQuery(where, keys, order, joins, dict(compiler.parameters))

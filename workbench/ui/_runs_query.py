@@ -14,14 +14,13 @@ each is followed by its matching descendants (at most ``max_children``), drawn i
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from workbench.store._filter import RunQuery  # the one compiler of the filter language
+from workbench.store._filter import compile_over_views  # the one filter-language compiler
 
 if TYPE_CHECKING:
     from workbench.client import Workbench
@@ -39,11 +38,6 @@ __all__ = [
 BASE_COLUMNS = ("name", "experiment", "status", "start_time", "duration_s")
 KINDS = ("params", "metrics", "tags")
 MAX_DEFAULT_PER_KIND = 5
-_VIEW_FOR = {
-    "wb_params": "params",
-    "wb_tags": "tags",
-    "wb_metric_summary": "(SELECT run_id, key, value AS latest, min, max FROM metrics)",
-}
 
 
 @dataclass(frozen=True)
@@ -82,7 +76,6 @@ class RunsPage:
         return min(self.total, self.page * self.page_size)
 
 
-_TERM = re.compile(r"^(?P<expr>.*) (?P<dir>ASC|DESC)(?P<nulls> NULLS (?:FIRST|LAST))?$", re.S)
 _BASE_SQL = {
     "name": "r.name",
     "experiment": "e.name",
@@ -96,23 +89,9 @@ _BASE_SQL = {
 def _matching(query: RunsQuery) -> tuple[str, list[str], dict[str, Any]]:
     """SQL of the matching runs (run_id, parent_id, base columns, sort keys ``__o<i>``), the
     ORDER BY terms over those sort keys, and the parameters."""
-    compiler = RunQuery()
-    where = compiler.where(query.filter or None)
-    terms = [*compiler.order_by(query.order_by or None), "r.start_time DESC", "r.run_id ASC"]
-    keys, order = [], []
-    for i, term in enumerate(terms):
-        match = _TERM.match(term)
-        expression, direction, nulls = (
-            (match["expr"], match["dir"], match["nulls"] or "") if match else (term, "ASC", "")
-        )
-        keys.append(f"{expression} AS __o{i}")
-        order.append(f"__o{i} {direction}{nulls}")
-    joins = "\n".join(
-        f"LEFT JOIN {_VIEW_FOR[j.table]} AS {j.alias} ON {j.alias}.run_id = r.run_id"
-        f" AND {j.alias}.key = ${j.key_param}"
-        for j in compiler.joins
-    )
-    parameters: dict[str, Any] = dict(compiler.parameters)
+    compiled = compile_over_views(query.filter, query.order_by)
+    where, keys, order, joins = compiled.where, compiled.sort_keys, compiled.order, compiled.joins
+    parameters: dict[str, Any] = dict(compiled.parameters)
     experiments = "TRUE"
     if query.experiments:
         experiments = "list_contains($__experiments, e.name)"
