@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench import _validation as v
 from workbench.config import flush_interval, resolve_store_location
-from workbench.exceptions import ArtifactNotFoundError, ConflictError
+from workbench.exceptions import ArtifactNotFoundError, ConflictError, ReadOnlyStoreError
 from workbench.store import RunSearch, Store, get_store
 from workbench.tracking import context as run_context
 from workbench.tracking._recorder import Recorder
@@ -125,6 +125,7 @@ class Workbench:
             enclosing ``with`` block, if any; ``None`` forces a top-level run.
         """
         caller = "start_run"
+        self._require_writable("start a run")
         if parent is _ACTIVE:
             parent = active_run()
         parent_id = parent.run_id if isinstance(parent, ActiveRun) else parent
@@ -174,6 +175,7 @@ class Workbench:
         The run goes back to ``running`` and this process becomes its owner; params already
         logged stay immutable and metric steps continue after the last one.
         """
+        self._require_writable("resume a run")
         run = self.get_run(run_id)
         if run_id in self._recorder.running or run.status.value == "running":
             raise ConflictError(
@@ -210,6 +212,14 @@ class Workbench:
         self._recorder.running[run_id] = handle.end
         return handle
 
+    def _require_writable(self, action: str) -> None:
+        if self.store.read_only:
+            raise ReadOnlyStoreError(
+                f"The store {self.store.location} is open read-only (a read-only mount, or "
+                f"another user's folder), so workbench cannot {action} in it. Log to a store "
+                "of your own: workbench.set_store(path) or WORKBENCH_STORE."
+            )
+
     def flush(self) -> None:
         """Block until everything logged so far is durable and visible to every reader."""
         self._recorder.sync(block=True)
@@ -236,7 +246,7 @@ class Workbench:
                 run_id,
                 "Find ids with workbench.search_runs().",
             )
-        self._recorder.flush()
+        self._recorder.flush_before_read()
         run = self.store.get_run(run_id)
         self._known_runs.add(run_id)
         return run
@@ -296,7 +306,7 @@ class Workbench:
             raise v.fail(
                 "metric_stats", caller, f"a non-empty subset of {METRIC_STATS}", metric_stats
             )
-        self._recorder.flush()
+        self._recorder.flush_before_read()
         return self.store.search_runs(
             RunSearch(
                 experiments=experiments,
@@ -317,7 +327,7 @@ class Workbench:
         if not run_ids or not all(isinstance(r, str) for r in run_ids):
             raise v.fail("run_id", "get_metric_history", "a run id or a list of run ids", run_id)
         keys = None if key is None else ([key] if isinstance(key, str) else list(key))
-        self._recorder.flush()
+        self._recorder.flush_before_read()
         return self.store.get_metric_history(run_ids, keys)
 
     def sql(self, query: str, **parameters: Any) -> pd.DataFrame:
@@ -334,37 +344,37 @@ class Workbench:
                 query,
                 "e.g. workbench.sql('select * from runs').",
             )
-        self._recorder.flush()
+        self._recorder.flush_before_read()
         return self.store.sql(query, parameters)
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run: hidden from searches, kept in the store, restorable."""
-        self._recorder.flush()
+        self._recorder.flush_before_read()
         self.store.set_run_deleted(run_id, True)
 
     def restore_run(self, run_id: str) -> None:
         """Undo ``delete_run``."""
-        self._recorder.flush()
+        self._recorder.flush_before_read()
         self.store.set_run_deleted(run_id, False)
 
     # -- experiments ------------------------------------------------------------------------
     def create_experiment(self, name: str, description: str | None = None) -> Experiment:
         """Create an experiment explicitly (runs also create theirs on first use)."""
         v.check_name(name, "create_experiment", name="name")
-        self._recorder.flush()
+        self._recorder.flush_before_read()
         return self.store.create_experiment(name, description)
 
     def get_experiment(self, name: str, *, include_deleted: bool = False) -> Experiment:
         """An experiment by name or id."""
         v.check_name(name, "get_experiment", name="name")
-        self._recorder.flush()
+        self._recorder.flush_before_read()
         return self.store.get_experiment(name, include_deleted=include_deleted)
 
     def list_experiments(self, *, include_deleted: bool = False) -> pd.DataFrame:
         """Experiments with their number of runs, as a DataFrame."""
         import pandas as pd
 
-        self._recorder.flush()
+        self._recorder.flush_before_read()
         experiments = self.store.list_experiments(include_deleted=include_deleted)
         counts = self.store.sql(
             "SELECT experiment_id, count(*) AS n FROM wb_runs WHERE deleted_at IS NULL "

@@ -21,6 +21,7 @@ the JSON ``error_code`` by HTTP layers) and ``http_status`` the status an HTTP l
         ├── NotAWorkbenchStoreError             the path holds something else
         ├── StoreVersionError                   written by a newer workbench
         ├── StoreBusyError                      the store lock could not be had in time
+        ├── ReadOnlyStoreError                  a write to a store opened read-only
         └── ArtifactIntegrityError              a stored file no longer matches its digest
 
 Warnings (``warnings.warn``; not errors, so not under ``WorkbenchError``):
@@ -41,6 +42,7 @@ __all__ = [
     "NoActiveRunError",
     "NotAWorkbenchStoreError",
     "NotFoundError",
+    "ReadOnlyStoreError",
     "RunNotActiveError",
     "RunNotFoundError",
     "SignatureMismatchError",
@@ -151,6 +153,13 @@ class StoreBusyError(StoreError):
     """The store lock was held by other processes for longer than the configured timeout."""
 
     error_code = "STORE_BUSY"
+
+
+class ReadOnlyStoreError(StoreError, PermissionError):
+    """A write to a store that is open read-only (a read-only mount, another user's folder)."""
+
+    error_code = "STORE_READ_ONLY"
+    http_status = 403
 
 
 # -- registry ---------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from workbench.store import _schema
 
 def test_schema_1_store_gains_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as patch:
-        patch.setattr("workbench.store.duckdb.MIGRATIONS", _schema.MIGRATIONS[:1])
-        patch.setattr("workbench.store.duckdb.SCHEMA_VERSION", 1)
+        patch.setattr("workbench.store._database.MIGRATIONS", _schema.MIGRATIONS[:1])
+        patch.setattr("workbench.store._database.SCHEMA_VERSION", 1)
         old = wb.Workbench(tmp_path / "store")
         with old.start_run("before") as run:
             run.log_metric("m", 1.0)

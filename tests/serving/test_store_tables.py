@@ -83,8 +83,8 @@ def test_a_schema_2_store_gains_the_serving_tables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patch:
-        patch.setattr("workbench.store.duckdb.MIGRATIONS", _schema.MIGRATIONS[:2])
-        patch.setattr("workbench.store.duckdb.SCHEMA_VERSION", 2)
+        patch.setattr("workbench.store._database.MIGRATIONS", _schema.MIGRATIONS[:2])
+        patch.setattr("workbench.store._database.SCHEMA_VERSION", 2)
         DuckDBStore(tmp_path / "store").close()
     con = duckdb.connect(os.fspath(tmp_path / "store" / "workbench.duckdb"))
     tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -45,8 +46,8 @@ def test_migrations_run_forward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     DuckDBStore(tmp_path).close()
     extra = ["ALTER TABLE wb_runs ADD COLUMN note VARCHAR"]
     monkeypatch.setattr(_schema, "MIGRATIONS", [*_schema.MIGRATIONS, extra])
-    monkeypatch.setattr("workbench.store.duckdb.MIGRATIONS", [*_schema.MIGRATIONS, extra])
-    monkeypatch.setattr("workbench.store.duckdb.SCHEMA_VERSION", _schema.SCHEMA_VERSION + 1)
+    monkeypatch.setattr("workbench.store._database.MIGRATIONS", [*_schema.MIGRATIONS, extra])
+    monkeypatch.setattr("workbench.store._database.SCHEMA_VERSION", _schema.SCHEMA_VERSION + 1)
     DuckDBStore(tmp_path).close()
     con = duckdb.connect(str(tmp_path / "workbench.duckdb"))
     version = con.execute("SELECT value FROM wb_meta WHERE key='schema_version'").fetchone()
@@ -170,8 +171,10 @@ def test_record_appended_just_before_its_writer_dies_is_kept(
     monkeypatch.setattr(_spool, "_writer_alive", lambda path: next(liveness, False))
     real_read = _spool.Spool.read
 
-    def read_then_writer_appends_and_dies(self: _spool.Spool, path: Path, offset: int) -> list:
-        entries = real_read(self, path, offset)
+    def read_then_writer_appends_and_dies(
+        self: _spool.Spool, path: Path, offset: int, **options: Any
+    ) -> _spool.Scan:
+        entries = real_read(self, path, offset, **options)
         with open(path, "ab") as f:
             f.write(record("last-words"))
         return entries

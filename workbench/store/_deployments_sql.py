@@ -8,6 +8,7 @@ whose process is gone (checked with psutil on this machine, including PID reuse)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import socket
@@ -18,15 +19,16 @@ from typing import Any
 
 import duckdb
 
+from workbench._liveness import process_alive
 from workbench.exceptions import ConflictError, NotFoundError
 
 __all__ = [
     "DEPLOYMENT_STATES",
     "DeploymentRecord",
+    "deployment_alive",
     "get_deployment",
     "insert_deployment",
     "list_deployments",
-    "process_alive",
     "set_deployment_status",
 ]
 
@@ -74,19 +76,9 @@ class DeploymentRecord:
         }
 
 
-def process_alive(machine: str, pid: int, pid_started: float) -> bool:
+def deployment_alive(machine: str, pid: int, pid_started: float) -> bool:
     """Whether the process that wrote a row still runs (other machines: assumed alive)."""
-    if machine != socket.gethostname():
-        return True
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return abs(proc.create_time() - pid_started) < 1.0
-    except psutil.Error:
-        return False
+    return machine != socket.gethostname() or process_alive(pid, started=pid_started)
 
 
 def insert_deployment(con: duckdb.DuckDBPyConnection, record: DeploymentRecord) -> None:
@@ -141,9 +133,14 @@ def set_deployment_status(
 
 
 def list_deployments(
-    con: duckdb.DuckDBPyConnection, now: dt.datetime, *, deployment_id: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    now: dt.datetime,
+    *,
+    deployment_id: str | None = None,
+    read_only: bool = False,
 ) -> list[DeploymentRecord]:
-    """Deployments, newest first, after marking ``running`` ones whose process is gone ``dead``."""
+    """Deployments, newest first, after marking ``running`` ones whose process is gone ``dead``
+    (``read_only``: reported dead, not stored)."""
     where = "" if deployment_id is None else " WHERE deployment_id = $id"
     params = {} if deployment_id is None else {"id": deployment_id}
     rows = con.execute(
@@ -152,9 +149,12 @@ def list_deployments(
     records = [_record(row) for row in rows]
     out = []
     for record in records:
-        if record.status == "running" and not process_alive(
+        if record.status == "running" and not deployment_alive(
             record.machine, record.pid, record.pid_started
         ):
+            if read_only:
+                out.append(dataclasses.replace(record, status="dead"))
+                continue
             set_deployment_status(con, record.deployment_id, "dead", now)
             record = _record(
                 con.execute(
@@ -167,10 +167,10 @@ def list_deployments(
 
 
 def get_deployment(
-    con: duckdb.DuckDBPyConnection, deployment_id: str, now: dt.datetime
+    con: duckdb.DuckDBPyConnection, deployment_id: str, now: dt.datetime, *, read_only: bool = False
 ) -> DeploymentRecord:
     """One deployment (its liveness checked); NotFoundError naming the existing ones."""
-    found = list_deployments(con, now, deployment_id=deployment_id)
+    found = list_deployments(con, now, deployment_id=deployment_id, read_only=read_only)
     if found:
         return found[0]
     ids = [r[0] for r in con.execute("SELECT deployment_id FROM wb_deployments").fetchall()]

@@ -9,18 +9,23 @@ upserted, a run's final status is the last end record seen.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import psutil
 import pyarrow as pa
 
+from workbench._liveness import process_alive
 from workbench.store._batch import RECORD_KINDS, Batch
+from workbench.store._spool import SEALED, Damage, Spool, journal_owner
+
+logger = logging.getLogger("workbench.store")
 
 HEARTBEAT_TIMEOUT_S = 30.0
 
@@ -99,9 +104,13 @@ def _resolve_experiments(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[s
 
 
 def apply_batches(
-    con: duckdb.DuckDBPyConnection, batches: list[Batch], offsets: dict[str, int] | None = None
+    con: duckdb.DuckDBPyConnection,
+    batches: list[Batch],
+    offsets: dict[str, int] | None = None,
+    damage: list[tuple[Any, ...]] | None = None,
 ) -> None:
-    """Apply ``batches`` and record the journal ``offsets`` they were read up to, atomically."""
+    """Apply ``batches``, the journal ``offsets`` they were read up to and the ``damage`` found
+    on the way (rows of ``wb_spool_damage``), atomically."""
     batch = Batch.merge(batches)
     records = batch.records
     con.begin()
@@ -174,9 +183,18 @@ def apply_batches(
             "requests",
             records["requests"],
         )
-        if offsets:
+        if offsets:  # one statement: executemany would run one per journal
+            reached = pa.table(
+                {"journal": list(offsets), "offset": pa.array(list(offsets.values()), pa.int64())}
+            )
+            con.register("__offsets", reached)
+            try:
+                con.execute("INSERT OR REPLACE INTO wb_spool_offsets SELECT * FROM __offsets")
+            finally:
+                con.unregister("__offsets")
+        if damage:
             con.executemany(
-                "INSERT OR REPLACE INTO wb_spool_offsets VALUES (?, ?)", list(offsets.items())
+                "INSERT OR IGNORE INTO wb_spool_damage VALUES (?, ?, ?, ?, ?, ?, ?, ?)", damage
             )
         con.commit()
     except BaseException:
@@ -186,13 +204,7 @@ def apply_batches(
 
 def _process_alive(host: str, pid: int, pid_started: float, heartbeat: Path | None) -> bool:
     if host == socket.gethostname():
-        try:
-            proc = psutil.Process(pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return False
-            return abs(proc.create_time() - pid_started) < 1.0
-        except psutil.Error:
-            return False
+        return process_alive(pid, started=pid_started)
     if heartbeat is None:
         return True
     try:
@@ -201,14 +213,31 @@ def _process_alive(host: str, pid: int, pid_started: float, heartbeat: Path | No
         return False
 
 
+def _damaged_processes(con: duckdb.DuckDBPyConnection) -> set[tuple[str, int]]:
+    return {
+        (host, pid)
+        for host, pid in con.execute(
+            "SELECT DISTINCT host, pid FROM wb_spool_damage WHERE host IS NOT NULL"
+        ).fetchall()
+    }
+
+
 def reap_dead_runs(con: duckdb.DuckDBPyConnection, heartbeats: Path | None) -> int:
-    """Mark ``running`` runs whose owning process is gone as ``killed``; return how many."""
+    """Mark ``running`` runs whose owning process is gone as ``killed``; return how many.
+
+    A run whose process left damaged journal bytes behind is marked ``failed`` instead, with
+    an error that says so: its end may have been recorded in the damaged part, so "killed"
+    could be false.
+    """
     rows = con.execute(
         "SELECT run_id, proc_id, host, pid, pid_started FROM wb_runs "
         "WHERE status = 'running' AND proc_id IS NOT NULL"
     ).fetchall()
+    if not rows:
+        return 0
     verdicts: dict[str, tuple[bool, float | None]] = {}
-    dead: list[tuple[str, dt.datetime, str]] = []
+    dead: list[tuple[str, str, dt.datetime, str]] = []
+    damaged: set[tuple[str, int]] | None = None
     for run_id, proc_id, host, pid, pid_started in rows:
         if proc_id not in verdicts:
             beat = heartbeats / proc_id.replace(":", "_") if heartbeats else None
@@ -218,21 +247,29 @@ def reap_dead_runs(con: duckdb.DuckDBPyConnection, heartbeats: Path | None) -> i
                 last_seen = beat.stat().st_mtime
             verdicts[proc_id] = (alive, last_seen)
         alive, last_seen = verdicts[proc_id]
-        if not alive:
-            end = dt.datetime.fromtimestamp(last_seen or time.time(), dt.UTC)
-            dead.append(
-                (
-                    run_id,
-                    end.replace(tzinfo=None),
-                    f"The process that ran it (pid {pid} on {host}) stopped without ending "
-                    "the run: it was killed or crashed.",
-                )
+        if alive:
+            continue
+        end = dt.datetime.fromtimestamp(last_seen or time.time(), dt.UTC).replace(tzinfo=None)
+        damaged = _damaged_processes(con) if damaged is None else damaged
+        if (host, pid) in damaged:
+            status, error = (
+                "failed",
+                f"Part of the journal of its process (pid {pid} on {host}) was damaged; the "
+                "run's end and whatever was logged in that part are lost (the bytes are in "
+                "spool/corrupt/; `workbench doctor` lists them).",
             )
+        else:
+            status, error = (
+                "killed",
+                f"The process that ran it (pid {pid} on {host}) stopped without ending the "
+                "run: it was killed or crashed.",
+            )
+        dead.append((run_id, status, end, error))
     if dead:
         con.executemany(
-            "UPDATE wb_runs SET status = 'killed', end_time = ?, error = ? "
+            "UPDATE wb_runs SET status = ?, end_time = ?, error = ? "
             "WHERE run_id = ? AND status = 'running'",
-            [(end, error, run_id) for run_id, end, error in dead],
+            [(status, end, error, run_id) for run_id, status, end, error in dead],
         )
     if heartbeats is not None:
         for proc_id, (alive, _) in verdicts.items():
@@ -252,3 +289,106 @@ def touch(path: Path) -> None:
         os.utime(path)
     except FileNotFoundError:
         path.touch()
+
+
+@dataclass
+class Progress:
+    """What one ingest pass did: batches applied, damage found, the offset reached in each
+    journal, and whether the size limit left bytes for another pass."""
+
+    batches: int = 0
+    damaged: int = 0
+    offsets: dict[str, int] = field(default_factory=dict)
+    more: bool = False
+
+
+def ingest_journals(
+    con: duckdb.DuckDBPyConnection,
+    spool: Spool,
+    *,
+    max_bytes: int | None = None,
+    priority: set[str] | frozenset[str] = frozenset(),
+    rotate: int = 0,
+) -> Progress:
+    """Apply complete journal records not yet ingested: all of the journals named in
+    ``priority`` (this process's own, so it reads its writes), and about ``max_bytes`` of the
+    others (None: all; 0: none; at least one record); delete finished journals.
+
+    The others are taken in turn starting at the ``rotate``-th, so that successive passes with
+    a small ``max_bytes`` serve every journal. Damaged bytes are copied to ``spool/corrupt/``,
+    recorded in ``wb_spool_damage`` and skipped.
+    """
+    progress = Progress()
+    journals = spool.journals()
+    mine = [p for p in journals if Spool.key(p) in priority]
+    others = [p for p in journals if Spool.key(p) not in priority]
+    if others and max_bytes != 0:
+        turn = rotate % len(others)
+        mine += others[turn:] + others[:turn]
+    if not mine:
+        return progress
+    offsets = dict(con.execute('SELECT journal, "offset" FROM wb_spool_offsets').fetchall())
+    gone: dict[Path, bool] = {}
+    budget = 1 << 62 if max_bytes is None else max_bytes
+    batches: list[Batch] = []
+    damage: list[tuple[Any, ...]] = []
+    for path in mine:
+        key = Spool.key(path)
+        start = offsets.get(key, 0)
+        limited = key not in priority
+        if limited and budget <= 0:
+            progress.offsets[key] = start
+            progress.more = progress.more or spool.pending_bytes(path, start) > 0
+            continue
+        progress.offsets[key] = start
+        nothing_new = spool.pending_bytes(path, start) == 0 and not path.name.endswith(SEALED)
+        if nothing_new and not spool.writer_gone(path):
+            continue  # only a dead writer's journal needs a look then (to be retired)
+        gone[path] = spool.writer_gone(path)  # before reading: see Spool.writer_gone
+        found = spool.read(
+            path, start, writer_gone=gone[path], max_bytes=budget if limited else 1 << 62
+        )
+        if limited:
+            budget -= found.offset - start
+        batches += [entry.batch for entry in found.entries]
+        damage += [_quarantine(spool, path, bad) for bad in found.damage]
+        progress.offsets[key] = found.offset
+        progress.more = progress.more or not found.at_eof
+    reached = {k: v for k, v in progress.offsets.items() if v != offsets.get(k, 0)}
+    if reached:
+        apply_batches(con, batches, reached, damage)
+    progress.batches, progress.damaged = len(batches), len(damage)
+    for path, writer_gone in gone.items():
+        key = Spool.key(path)
+        end = progress.offsets.get(key) or offsets.get(key) or 0
+        if writer_gone and spool.pending_bytes(path, end) == 0 and path.exists():
+            path.unlink(missing_ok=True)
+            con.execute("DELETE FROM wb_spool_offsets WHERE journal = $k", {"k": key})
+    return progress
+
+
+def _quarantine(spool: Spool, path: Path, bad: Damage) -> tuple[Any, ...]:
+    """Keep damaged bytes aside, say so, and return the ``wb_spool_damage`` row."""
+    copy = spool.quarantine(path, bad)
+    logger.warning(
+        "Journal %s: bytes %d-%d are %s; they are skipped and kept in %s. %s",
+        path.name,
+        bad.start,
+        bad.end,
+        bad.reason,
+        copy,
+        _damage_consequence(bad, sealed=path.suffix == SEALED),
+    )
+    key = Spool.key(path)
+    host, pid = journal_owner(key) or (None, None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return (key, bad.start, bad.end, bad.reason, str(copy), host, pid, now)
+
+
+def _damage_consequence(bad: Damage, *, sealed: bool) -> str:
+    if bad.reason.startswith("an incomplete record at the end") and not sealed:
+        return (
+            "Its process died: if it was killed during this write, that write was never "
+            "acknowledged and nothing is lost; if the file was cut, the record in it is lost."
+        )
+    return "Whatever was logged in them is lost; every record around them is kept."

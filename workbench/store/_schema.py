@@ -12,7 +12,7 @@ A migration is a list of SQL statements taking the schema from version ``n`` to 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = [
     """CREATE TABLE wb_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)""",
@@ -230,7 +230,23 @@ _V3 = [
         FROM wb_deployments""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+# Version 4: damage found in spool journals. Damaged bytes are copied to ``spool/corrupt/`` and
+# skipped; each such range is recorded here once (``workbench doctor`` lists them).
+_V4 = [
+    """CREATE TABLE wb_spool_damage (
+        journal VARCHAR NOT NULL,
+        start_offset BIGINT NOT NULL,
+        end_offset BIGINT NOT NULL,
+        reason VARCHAR NOT NULL,
+        copy VARCHAR NOT NULL,
+        host VARCHAR,
+        pid INTEGER,
+        found_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (journal, start_offset)
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 
 PUBLIC_VIEWS = (
     "alias_history",

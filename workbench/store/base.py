@@ -81,6 +81,9 @@ class Store(abc.ABC):
 
     #: Human-readable location (a path or ``:memory:``).
     location: str
+    #: Whether the store was opened without write access: reads work, changes raise
+    #: :class:`~workbench.exceptions.ReadOnlyStoreError`.
+    read_only: bool = False
 
     # -- writes ----------------------------------------------------------------------------
     @abc.abstractmethod

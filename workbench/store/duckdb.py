@@ -1,56 +1,65 @@
-"""The default store: one DuckDB file, a spool folder, and content-addressed artifacts.
+"""The default store: one DuckDB file, a spool of journals, and content-addressed artifacts.
 
-DuckDB lets one process at a time hold the file (see docs/store.md), so no process keeps it
-open: every operation takes an inter-process file lock, opens the database, works, closes it, and
-releases the lock, typically within a few tens of milliseconds. Writers never wait for that lock:
-they drop batch files into the spool, and whoever holds the lock next ingests them. Readers
-ingest before they read, so they see every durable write.
+DuckDB lets one process at a time open the file (see docs/store.md), and our users run many at
+once. So:
 
-Layout of a store folder::
+* **Writers never wait for the file.** Logged data is appended to the process's own journal in
+  ``spool/`` (``_spool``), durable when the append returns.
+* **One process per machine ingests** (``_ingester``): it applies everyone's journals in small
+  slices and keeps the database open between them, giving it up whenever someone waits
+  (``_lease``).
+* **That process also answers reads** for the others (``_host``), from the connection it
+  already has open: a reader neither waits for the file nor pays to open it. Where no such
+  process runs, a reader opens the file itself (and applies some journals while it has it).
+* **A process reads its own writes**: its journals are applied before any of its reads.
+* **Registry, experiment and deployment changes** are synchronous: they take the file directly
+  (the holder yields between slices), so version numbers are assigned atomically.
 
-    workbench.duckdb    the database (tables wb_*, documented views)
-    workbench.lock      the inter-process lock (flock; released by the OS if a holder dies)
-    spool/              batch files not yet ingested (corrupt/ holds damaged ones)
-    heartbeats/         one file per live process owning running runs
-    artifacts/sha256/   artifact files by content digest
+The folder layout is in ``_layout``.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import datetime as dt
 import functools
-import json
 import logging
 import os
-import random
-import re
 import tempfile
 import threading
 import time
+import uuid
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from workbench._version import __version__
+from workbench import _threads
 from workbench.exceptions import (
     ConflictError,
     ExperimentNotFoundError,
-    InvalidParameterError,
     NotAWorkbenchStoreError,
-    NotFoundError,
-    RunNotFoundError,
+    ReadOnlyStoreError,
     StoreBusyError,
     StoreError,
-    StoreVersionError,
 )
-from workbench.store import _deployments_sql, _ingest, _read, _registry_sql
+from workbench.store import (
+    _database,
+    _deployments_sql,
+    _holders,
+    _host,
+    _ingest,
+    _layout,
+    _ops,
+    _read,
+    _registry_sql,
+)
+from workbench.store._ingester import SLICE_BYTES, Ingester
 from workbench.store._lease import DEFAULT_LINGER_S, Lease, LeaseTimeout
-from workbench.store._schema import MIGRATIONS, PUBLIC_VIEWS, SCHEMA_VERSION
+from workbench.store._schema import SCHEMA_VERSION
 from workbench.store._spool import Spool
 from workbench.store.artifacts import ArtifactStore
 from workbench.store.base import ProcessInfo, RunSearch, Store
@@ -68,12 +77,42 @@ if TYPE_CHECKING:
     from workbench.store._batch import Batch
     from workbench.store._deployments_sql import DeploymentRecord
 
-__all__ = ["DuckDBStore"]
+__all__ = ["DamageRecord", "DuckDBStore", "StoreHealth"]
 
 logger = logging.getLogger("workbench.store")
 
-DB_FILE = "workbench.duckdb"
-_LOCK_CONFLICT = re.compile(r"lock", re.IGNORECASE)
+DB_FILE = _layout.DB_FILE
+READ_INGEST_BYTES = 256 << 10  # others' journal bytes a read applies when no process ingests
+BACKGROUND_WAIT_S = 5.0  # how long a background pass waits for the database
+INGEST_LINGER_S = 1.0  # the ingester keeps the database this long for its next pass
+SLICE_TARGET_S = 0.25  # how long one slice of ingest should hold the write lock
+MIN_SLICE_BYTES = 64 << 10
+BACKGROUND_TURN_S = 1.0  # a busy ingester lets another ingester in after this long
+REAP_EVERY_S = 1.0  # how often runs of dead processes are looked for
+PASS_S = 1.0  # the longest background pass
+
+
+@dataclass(frozen=True)
+class DamageRecord:
+    """Damaged journal bytes found and skipped by an ingest (``workbench doctor``)."""
+
+    journal: str
+    start: int
+    end: int
+    reason: str
+    copy: str
+    found_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """The state of a store's journals, as ``DuckDBStore.doctor()`` finds it."""
+
+    location: str
+    read_only: bool
+    journals: int
+    journal_bytes: int
+    damage: tuple[DamageRecord, ...]
 
 
 class DuckDBStore(Store):
@@ -83,16 +122,21 @@ class DuckDBStore(Store):
     ----------
     location
         A folder (created if missing), a path ending in ``.duckdb`` (its folder holds the
-        rest), or ``":memory:"``.
+        rest; one store per folder), or ``":memory:"``.
     lock_timeout
         Seconds to wait for other processes before raising ``StoreBusyError``.
     linger
-        Seconds to keep the database open after an operation, so that a burst of reads (a
-        dashboard refresh, paging) pays the ~30 ms open/close once; other processes wait at most
-        this long for it. 0 closes it after every operation.
+        Seconds to keep the database open after a read, so that a burst of reads (a dashboard
+        refresh, paging) pays the ~30 ms open/close once; another process that wants it gets
+        it at once (it rings). 0 closes it after every operation.
     fsync
-        Also flush spool files to the disk device (protects against power loss, not only
-        against process death). Done in the background; on by default.
+        Also flush journals to the disk device every second (protects against power loss,
+        not only against process death). Done in the background; on by default.
+    read_only
+        Open without writing anything: no lock file, no journals, no ingest, so a store on a
+        read-only mount or owned by another user can be read. Data still in other processes'
+        journals is not visible. ``None`` (default): read-only exactly when the folder or its
+        files are not writable by this process.
     """
 
     def __init__(
@@ -102,16 +146,24 @@ class DuckDBStore(Store):
         lock_timeout: float = 60.0,
         fsync: bool = True,
         linger: float = DEFAULT_LINGER_S,
+        read_only: bool | None = None,
     ) -> None:
         self.lock_timeout = lock_timeout
-        self._thread_lock = threading.RLock()
         self._memory = os.fspath(location) == ":memory:"
+        self._writing = threading.RLock()  # writes of this process, one at a time
+        self._warned: set[str] = set()
+        self._known: dict[str, int] = {}  # journal -> offset applied, as last seen here
+        self._turn = 0  # which journal the next ingest pass starts with
+        self._reaped_at = 0.0
+        self._slice_bytes = SLICE_BYTES
         if self._memory:
             self.location = ":memory:"
             self._tmp = tempfile.TemporaryDirectory(prefix="workbench-memory-")
             self.root = Path(self._tmp.name)
-            self._con: duckdb.DuckDBPyConnection | None = _configure(duckdb.connect(":memory:"))
-            atexit.register(_close_at_exit, weakref.ref(self))
+            self.db_path = self.root / DB_FILE
+            self.read_only = False
+            self._con: duckdb.DuckDBPyConnection | None = _database.open_memory()
+            _threads.at_exit(functools.partial(_close_at_exit, weakref.ref(self)))
         else:
             path = Path(location).expanduser().absolute()
             self.root, self.db_path = (
@@ -123,156 +175,271 @@ class DuckDBStore(Store):
                     "or set_store() at a folder (it is created if missing), or at a .duckdb file."
                 )
             self.location = str(self.root)
+            self.read_only = _layout.not_writable(self.root) if read_only is None else read_only
             self._con = None
-        for sub in ("spool", "heartbeats", "artifacts"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        if not self.read_only:
+            for sub in ("spool", "heartbeats", "artifacts"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        if not self._memory:
+            _layout.claim_folder(self.root, self.db_path, write=not self.read_only)
         self.spool = Spool(self.root / "spool", fsync=fsync)
         self._artifacts = ArtifactStore(self.root / "artifacts")
-        self._lease = (
-            None if self._memory else Lease(self.root / "workbench.lock", self._open, linger=linger)
+        self._lease = None if self._memory else Lease(self._lock_path(), self._open, linger=linger)
+        self._ingester = None if self._memory or self.read_only else Ingester(self)
+        self._host = (
+            _host.HostClient(_host.address(self.db_path), lock_timeout)
+            if _host.AVAILABLE and not self._memory
+            else None
         )
         self._checked = False
-        with self._connect(timeout=lock_timeout) as con:
-            self._check_schema(con)
+        if not self._host_has_current_schema():
+            with self._exclusive(timeout=lock_timeout) as con:
+                _database.check_schema(con, self.location, read_only=self.read_only)
         self._checked = True
+        if self.read_only and not self._memory:
+            self._note_read_only()
 
     def __repr__(self) -> str:
-        return f"DuckDBStore({self.location!r})"
+        mode = ", read_only=True" if self.read_only else ""
+        return f"DuckDBStore({self.location!r}{mode})"
 
-    # -- connections -----------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _connect(self, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The database, held exclusively for the duration of the block."""
-        timeout = self.lock_timeout if timeout is None else timeout
-        if self._lease is not None:
-            try:
-                with self._lease.hold(timeout) as con:
-                    yield con
-            except LeaseTimeout:
-                raise self._busy(timeout) from None
-            return
-        if not self._thread_lock.acquire(timeout=timeout if timeout >= 0 else -1):
-            raise self._busy(timeout)
+    def _host_has_current_schema(self) -> bool:
+        """Whether the process hosting this store has it open at our schema version (then
+        this process need not take the file just to check it)."""
+        if self._host is None:
+            return False
         try:
-            assert self._con is not None
-            yield self._con
-        finally:
-            self._thread_lock.release()
+            return bool(self._host.call("schema_version", (), {}) == SCHEMA_VERSION)
+        except (_host.HostUnavailable, KeyError):
+            return False
 
+    def _lock_path(self) -> Path | None:
+        return None if self.read_only else self.root / _layout.LOCK_FILE
+
+    # -- the database ------------------------------------------------------------------------
     def _open(self, timeout: float) -> duckdb.DuckDBPyConnection:
-        """Open the file, retrying while a non-workbench process (e.g. the duckdb CLI) holds it."""
         if self._checked and not self.db_path.exists():
             raise StoreError(
                 f"The store database {self.db_path} has been removed since this process opened "
                 "it. Point set_store() / WORKBENCH_STORE at an existing store or a new folder."
             )
-        deadline = time.monotonic() + max(timeout, 0.0)
-        delay = 0.002
-        while True:
+        if self.read_only and not self.db_path.exists():
+            raise NotAWorkbenchStoreError(
+                f"{self.root} holds no workbench store ({self.db_path.name} is missing), and it "
+                "is opened read-only, so none can be created. Check the path."
+            )
+        return _database.open_file(self.db_path, read_only=self.read_only, timeout=timeout)
+
+    @contextlib.contextmanager
+    def _use(
+        self, *, timeout: float | None = None, linger: float | None = None, background: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the database, shared with this process's other threads."""
+        timeout = self.lock_timeout if timeout is None else timeout
+        try:
+            if self._lease is None:
+                with self._writing:
+                    assert self._con is not None
+                    yield self._con
+                return
             try:
-                return _configure(duckdb.connect(str(self.db_path)))
-            except duckdb.IOException as exc:
-                if not _LOCK_CONFLICT.search(str(exc)):
-                    raise NotAWorkbenchStoreError(
-                        f"{self.db_path} could not be opened as a DuckDB database: {exc}"
-                    ) from exc
-                if time.monotonic() >= deadline:
-                    raise StoreBusyError(
-                        f"Another program holds {self.db_path} open ({exc}). Close it (for "
-                        "example a duckdb shell), or open the file read-only from it."
-                    ) from exc
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 0.05)
+                with self._lease.use(timeout, linger=linger, background=background) as cursor:
+                    yield cursor
+            except LeaseTimeout:
+                raise self._busy(timeout) from None
+        except duckdb.InvalidInputException as exc:
+            if self.read_only and "read-only" in str(exc):
+                raise ReadOnlyStoreError(self._read_only_reason("change it")) from None
+            raise
+
+    @contextlib.contextmanager
+    def _exclusive(
+        self, *, timeout: float | None = None, linger: float | None = None, background: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The database for a write: no other thread of this process writes meanwhile."""
+        timeout = self.lock_timeout if timeout is None else timeout
+        if not self._writing.acquire(timeout=timeout if timeout >= 0 else -1):
+            raise self._busy(timeout)
+        try:
+            with self._use(timeout=timeout, linger=linger, background=background) as con:
+                yield con
+        finally:
+            self._writing.release()
 
     def _busy(self, timeout: float) -> StoreBusyError:
+        holders = [] if self.read_only else _holders.flock_holders(self.root / _layout.LOCK_FILE)
+        who = f" (held by {', '.join(holders)})" if holders else ""
         return StoreBusyError(
-            f"The store {self.location} stayed locked by other processes for {timeout:.1f} s. "
-            "A long-running query may hold it; retry, or raise DuckDBStore(lock_timeout=...)."
+            f"The store {self.location} stayed locked by another workbench process{who} for "
+            f"{timeout:.1f} s; it normally holds it for well under a second. Retry, stop that "
+            "process if it hangs, or raise DuckDBStore(lock_timeout=...)."
         )
 
-    def _check_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not tables:
-            self._migrate(con, 0)
-            return
-        if "wb_meta" not in tables:
-            raise NotAWorkbenchStoreError(
-                f"{self.location} holds a DuckDB database that is not a workbench store "
-                f"(tables: {sorted(tables)[:5]}). Choose an empty folder for the store."
-            )
-        row = con.execute("SELECT value FROM wb_meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise StoreVersionError(
-                f"The store {self.location} has schema version {version}, written by a newer "
-                f"workbench; this workbench {__version__} reads up to version {SCHEMA_VERSION}. "
-                "Upgrade with `pip install -U workbench`."
-            )
-        if version < SCHEMA_VERSION:
-            self._migrate(con, version)
-
-    def _migrate(self, con: duckdb.DuckDBPyConnection, current: int) -> None:
-        con.begin()
-        for version in range(current, SCHEMA_VERSION):
-            for statement in MIGRATIONS[version]:
-                con.execute(statement)
-            logger.info("Migrated store %s to schema version %d.", self.location, version + 1)
-        con.execute(
-            "INSERT OR REPLACE INTO wb_meta VALUES ('schema_version', $v), ('written_by', $w)",
-            {"v": str(SCHEMA_VERSION), "w": __version__},
+    def _read_only_reason(self, action: str) -> str:
+        return (
+            f"The store {self.location} is open read-only, so workbench cannot {action}. "
+            "Open it where you have write access (DuckDBStore(path, read_only=False) once the "
+            "folder is writable), or copy it to a folder of your own."
         )
-        con.commit()
 
-    # -- writes ----------------------------------------------------------------------------
+    def _note_read_only(self) -> None:
+        pending = len(self.spool.journals())
+        logger.info(
+            "Opened %s read-only%s.",
+            self.location,
+            f"; {pending} journal(s) of other processes are not ingested yet, so their latest "
+            "data is not visible"
+            if pending
+            else "",
+        )
+
+    def _warn_once(self, topic: str, message: str, *args: object) -> None:
+        if topic not in self._warned:
+            self._warned.add(topic)
+            logger.warning(message, *args)
+
+    # -- journals -----------------------------------------------------------------------------
     def write_batch(self, batch: Batch) -> None:
         if self._memory:
-            with self._connect() as con:
+            with self._exclusive() as con:
                 _ingest.apply_batches(con, [batch])
             return
+        if self._ingester is None:
+            raise ReadOnlyStoreError(self._read_only_reason("log to it"))
         self.spool.write(batch)
+        self._ingester.ensure_running()
 
     def sync(self, *, block: bool = True) -> bool:
-        if self._memory:
+        """Make journals visible: everything written before the call (``block``), or what can
+        be done now without waiting (this process's journals and a slice of the others')."""
+        if self._ingester is None:
             return True
+        targets = {Spool.key(p): self.spool.pending_bytes(p, 0) for p in self.spool.journals()}
         try:
-            with self._connect(timeout=self.lock_timeout if block else 0.0) as con:
-                self._ingest_pending(con)
+            if not self._ingester.has_role and self._host is not None:
+                with contextlib.suppress(_host.HostUnavailable):
+                    return bool(self._host.call("sync" if block else "catch_up", (), targets))
+            if not block:
+                with self._exclusive(timeout=0.0, background=True) as con:
+                    progress = self._catch_up(con, max_bytes=self._slice_bytes)
+                return not _behind(progress, targets)
+            return self._sync_here(targets)
         except StoreBusyError:
             if block:
                 raise
             return False
-        return True
 
-    def _ingest_pending(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Apply every complete journal record not yet ingested; delete finished journals."""
-        journals = self.spool.journals()
-        if journals:
-            offsets = dict(con.execute('SELECT journal, "offset" FROM wb_spool_offsets').fetchall())
-            gone = {path: self.spool.writer_gone(path) for path in journals}  # before reading
-            batches, reached = [], {}
-            for path in journals:
-                key = Spool.key(path)
-                entries = self.spool.read(path, offsets.get(key, 0))
-                if entries:
-                    batches += [e.batch for e in entries]
-                    reached[key] = entries[-1].end
-            if batches:
-                _ingest.apply_batches(con, batches, reached)
-                offsets.update(reached)
-            for path in journals:
-                key = Spool.key(path)
-                if gone[path] and self.spool.finished(path, offsets.get(key, 0)):
-                    path.unlink(missing_ok=True)
-                    con.execute("DELETE FROM wb_spool_offsets WHERE journal = $k", {"k": key})
-        _ingest.reap_dead_runs(con, self.root / "heartbeats")
+    def _sync_here(self, targets: dict[str, int]) -> bool:
+        progress = self._ingest_in_slices(
+            self.lock_timeout, done=lambda p: not (_behind(p, targets) and p.more), reap=True
+        )
+        return not _behind(progress, targets)
+
+    def _catch_up(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        max_bytes: int,
+        priority: Mapping[str, int] | None = None,
+        reap: bool = False,
+    ) -> _ingest.Progress:
+        """One ingest pass: the ``priority`` journals (default: this process's own) in full,
+        ``max_bytes`` of the others', and (at most every ``REAP_EVERY_S``, or when asked)
+        runs of dead processes marked ``killed``."""
+        self._turn += 1
+        keys = set(self.spool.own_targets() if priority is None else priority)
+        progress = _ingest.ingest_journals(
+            con, self.spool, max_bytes=max_bytes, priority=keys, rotate=self._turn
+        )
+        self._known.update(progress.offsets)
+        for key in keys - set(progress.offsets):
+            self._known[key] = 1 << 62  # retired: fully ingested before it was deleted
+        now = time.monotonic()
+        if reap or now - self._reaped_at > REAP_EVERY_S:
+            _ingest.reap_dead_runs(con, self.root / "heartbeats")
+            self._reaped_at = now
+        return progress
+
+    def _ingest_in_slices(
+        self,
+        timeout: float,
+        *,
+        done: Callable[[_ingest.Progress], bool],
+        stop: threading.Event | None = None,
+        linger: float = 0.0,
+        reap: bool = False,
+    ) -> _ingest.Progress:
+        """Ingest slice after slice until ``done``. The database stays open throughout, so
+        this process's reads (and the reads it hosts) go on meanwhile; between slices the
+        write lock is free for this process's other writes, and the database goes to people
+        of other processes who wait, or to other background work after ``BACKGROUND_TURN_S``.
+
+        Slices are sized to take about ``SLICE_TARGET_S``: smaller when the machine is busy.
+        """
+        assert self._lease is not None
+        while True:
+            with self._use(timeout=timeout, linger=linger, background=True) as con:
+                turn_started = time.monotonic()
+                while True:
+                    started = time.monotonic()
+                    with self._writing:
+                        progress = self._catch_up(con, max_bytes=self._slice_bytes, reap=reap)
+                    self._size_slices(time.monotonic() - started, progress)
+                    if done(progress) or (stop is not None and stop.is_set()):
+                        return progress
+                    long_turn = time.monotonic() - turn_started > BACKGROUND_TURN_S
+                    if self._lease.wanted(by_background=long_turn):
+                        break
+            self._lease.let_waiters_in()
+
+    def _size_slices(self, elapsed: float, progress: _ingest.Progress) -> None:
+        """Steer the slice size toward ``SLICE_TARGET_S`` per slice."""
+        logger.debug("ingest slice: %d batches in %.3f s", progress.batches, elapsed)
+        scale = min(2.0, max(0.25, SLICE_TARGET_S / max(elapsed, 1e-3)))
+        self._slice_bytes = int(min(SLICE_BYTES, max(MIN_SLICE_BYTES, self._slice_bytes * scale)))
+
+    def background_pass(self, stop: threading.Event) -> _ingest.Progress:
+        """What the ingester thread does when journals grew: work them off, for at most
+        ``PASS_S`` (then it looks around, and comes back)."""
+        until = time.monotonic() + PASS_S
+        return self._ingest_in_slices(
+            BACKGROUND_WAIT_S,
+            done=lambda progress: not progress.more or time.monotonic() > until,
+            stop=stop,
+            linger=INGEST_LINGER_S,
+        )
+
+    def _apply_own(self, targets: Mapping[str, int]) -> None:
+        """Before a read: apply the asker's journals up to ``targets`` (a process reads its
+        own writes), and, if no process ingests in the background, a slice of the others'.
+        A failure (a full disk) is logged once and the read goes on."""
+        assert self._ingester is not None
+        behind = any(self._known.get(key, 0) < size for key, size in targets.items())
+        others = 0 if self._ingester.active_somewhere() else READ_INGEST_BYTES
+        if not behind and not others:
+            return
+        try:
+            with self._exclusive() as con:
+                self._catch_up(con, max_bytes=others, priority=targets)
+        except (duckdb.Error, OSError) as exc:
+            self._warn_once(
+                "ingest",
+                "Could not apply new journal records before reading %s (%s); reading what "
+                "is already there.",
+                self.location,
+                exc,
+            )
+        else:
+            self._warned.discard("ingest")
 
     def heartbeat(self, process: ProcessInfo) -> None:
-        if not self._memory:
-            path = _ingest.heartbeat_file(self.root / "heartbeats", process.proc_id)
-            _ingest.touch(path)
+        if self._ingester is not None:
+            _ingest.touch(_ingest.heartbeat_file(self.root / "heartbeats", process.proc_id))
 
     def retire(self, process: ProcessInfo) -> None:
-        if not self._memory:
+        """This process is done writing: seal its journal, remove its heartbeat."""
+        if self._ingester is not None:
+            self.spool.close()
             _ingest.heartbeat_file(self.root / "heartbeats", process.proc_id).unlink(
                 missing_ok=True
             )
@@ -281,17 +448,80 @@ class DuckDBStore(Store):
     def artifacts(self) -> ArtifactStore:
         return self._artifacts
 
+    # -- reads ---------------------------------------------------------------------------------
+    def _read(self, op: str, *args: Any) -> Any:
+        """Run the read ``op`` at the host of the store if there is one, else here."""
+        targets = self.spool.own_targets()
+        if self._host is not None and not (self._ingester and self._ingester.has_role):
+            with contextlib.suppress(_host.HostUnavailable):
+                return self._host.call(op, args, targets)
+        return self.serve(op, args, targets)
+
+    def serve(self, op: str, args: tuple[Any, ...], targets: Mapping[str, int]) -> Any:
+        """Run ``op`` here, for this process or for a process whose reads this one hosts."""
+        if op == "sync":
+            return self._sync_here(dict(targets))
+        if op == "catch_up":  # the asker's journals, now (it is about to exit, say)
+            self._apply_own(targets)
+            return True
+        if op == "schema_version":
+            return SCHEMA_VERSION
+        if self._ingester is not None:
+            self._apply_own(targets)
+        read = _ops.READS[op]
+        if op in _ops.LOCKED or self._lease is None:
+            with self._exclusive() as con:
+                return read(con, *args)
+        with self._use() as con:
+            return read(con, *args)
+
+    def get_run(self, run_id: str) -> Run:
+        return self._read("get_run", run_id)  # type: ignore[no-any-return]
+
+    def search_runs(self, search: RunSearch) -> pd.DataFrame:
+        return self._read("search_runs", search)  # type: ignore[no-any-return]
+
+    def get_metric_history(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        keys = None if keys is None else list(keys)
+        return self._read("get_metric_history", list(run_ids), keys)  # type: ignore[no-any-return]
+
+    def get_dataset(self, digest: str) -> Dataset:
+        return self._read("get_dataset", digest)  # type: ignore[no-any-return]
+
+    def sql(self, query: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        return self._read("sql", query, dict(parameters or {}))  # type: ignore[no-any-return]
+
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
+        return self._read("list_experiments", include_deleted)  # type: ignore[no-any-return]
+
+    def doctor(self) -> StoreHealth:
+        """What a health check of the store finds: damaged journal bytes, pending journals."""
+        damage = self.sql(
+            "SELECT journal, start_offset, end_offset, reason, copy, found_at "
+            "FROM wb_spool_damage ORDER BY found_at"
+        )
+        journals = self.spool.journals()
+        return StoreHealth(
+            location=self.location,
+            read_only=self.read_only,
+            journals=len(journals),
+            journal_bytes=sum(self.spool.pending_bytes(p, 0) for p in journals),
+            damage=tuple(DamageRecord(*row) for row in damage.itertuples(index=False)),
+        )
+
+    # -- experiments and runs ------------------------------------------------------------------
     @contextlib.contextmanager
-    def _synced(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The database with every durable batch ingested: what all reads start from."""
-        with self._connect() as con:
-            if not self._memory:
-                self._ingest_pending(con)
+    def _writing_after_own(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The database for a change that must see this process's own logged data first."""
+        with self._exclusive() as con:
+            if self._ingester is not None:
+                self._catch_up(con, max_bytes=0)
             yield con
 
-    # -- experiments -----------------------------------------------------------------------
     def create_experiment(self, name: str, description: str | None = None) -> Experiment:
-        with self._synced() as con:
+        with self._writing_after_own() as con:
             if _read.experiment_rows(con, name=name):
                 raise ConflictError(
                     f"An experiment named {name!r} already exists. Log to it with "
@@ -299,17 +529,13 @@ class DuckDBStore(Store):
                 )
             con.execute(
                 "INSERT INTO wb_experiments VALUES ($id, $name, $now, NULL, $d)",
-                {"id": _new_id(), "name": name, "now": _utcnow(), "d": description},
+                {"id": uuid.uuid4().hex, "name": name, "now": _ops.utcnow(), "d": description},
             )
             return _read.experiment_rows(con, name=name)[0]
 
-    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
-        with self._synced() as con:
-            return _read.experiment_rows(con, include_deleted=include_deleted)
-
     def rename_experiment(self, experiment_id: str, new_name: str) -> Experiment:
-        with self._synced() as con:
-            self._require_experiment(con, experiment_id)
+        with self._writing_after_own() as con:
+            _require_experiment(con, experiment_id)
             if _read.experiment_rows(con, name=new_name):
                 raise ConflictError(
                     f"An experiment named {new_name!r} already exists; "
@@ -322,8 +548,8 @@ class DuckDBStore(Store):
             return _read.experiment_rows(con, experiment_id=experiment_id, include_deleted=True)[0]
 
     def set_experiment_deleted(self, experiment_id: str, deleted: bool) -> None:
-        with self._synced() as con:
-            exp = self._require_experiment(con, experiment_id)
+        with self._writing_after_own() as con:
+            exp = _require_experiment(con, experiment_id)
             if not deleted and _read.experiment_rows(con, name=exp.name):
                 raise ConflictError(
                     f"Cannot restore experiment {exp.name!r}: a live experiment has that name "
@@ -331,70 +557,23 @@ class DuckDBStore(Store):
                 )
             con.execute(
                 "UPDATE wb_experiments SET deleted_at = $t WHERE experiment_id = $id",
-                {"t": _utcnow() if deleted else None, "id": experiment_id},
+                {"t": _ops.utcnow() if deleted else None, "id": experiment_id},
             )
-
-    def _require_experiment(self, con: duckdb.DuckDBPyConnection, experiment_id: str) -> Experiment:
-        rows = _read.experiment_rows(con, experiment_id=experiment_id, include_deleted=True)
-        if not rows:
-            raise ExperimentNotFoundError(f"No experiment with id {experiment_id!r}.")
-        return rows[0]
 
     def set_run_deleted(self, run_id: str, deleted: bool) -> None:
-        with self._synced() as con:
+        with self._writing_after_own() as con:
             found = con.execute(
                 "UPDATE wb_runs SET deleted_at = $t WHERE run_id = $id RETURNING run_id",
-                {"t": _utcnow() if deleted else None, "id": run_id},
+                {"t": _ops.utcnow() if deleted else None, "id": run_id},
             ).fetchall()
             if not found:
-                raise _run_not_found(run_id)
-
-    # -- reads -----------------------------------------------------------------------------
-    def get_run(self, run_id: str) -> Run:
-        with self._synced() as con:
-            run = _read.run_snapshot(con, run_id)
-        if run is None:
-            raise _run_not_found(run_id)
-        return run
-
-    def search_runs(self, search: RunSearch) -> pd.DataFrame:
-        with self._synced() as con:
-            return _read.search_runs(con, search)
-
-    def get_metric_history(
-        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
-    ) -> pd.DataFrame:
-        with self._synced() as con:
-            return _read.metric_history(con, list(run_ids), None if keys is None else list(keys))
-
-    def get_dataset(self, digest: str) -> Dataset:
-        with self._synced() as con:
-            dataset = _read.dataset(con, digest)
-        if dataset is None:
-            raise NotFoundError(
-                f"No dataset with digest {digest!r}. Datasets are recorded by "
-                "run.log_input(); list them with workbench.sql('select * from datasets')."
-            )
-        return dataset
-
-    def sql(self, query: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        with self._synced() as con:
-            statements = con.extract_statements(query)
-            if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-                kinds = [s.type.name for s in statements]
-                raise InvalidParameterError(
-                    f"workbench.sql runs exactly one read-only SELECT; got {kinds or 'nothing'}. "
-                    f"Query the views {', '.join(PUBLIC_VIEWS)}."
-                )
-            con.begin()
-            try:
-                return con.execute(query, dict(parameters or {})).df()
-            except duckdb.Error as exc:
-                raise InvalidParameterError(f"The SQL query failed: {exc}") from None
-            finally:
-                con.rollback()
+                raise _ops.run_not_found(run_id)
 
     def close(self) -> None:
+        if self._ingester is not None:
+            self._ingester.stop()
+        if self._host is not None:
+            self._host.close()
         if self._lease is not None:
             self._lease.release()
         if self._con is not None:
@@ -402,95 +581,81 @@ class DuckDBStore(Store):
             self._con = None
             self._tmp.cleanup()
 
-    # -- registry --------------------------------------------------------------------------
-    # Synchronous: each call holds the store lock, so version numbers are assigned atomically.
+    # -- registry ------------------------------------------------------------------------------
+    # Synchronous: each change holds the database, so version numbers are assigned atomically.
     def create_model_version(self, new: NewModelVersion) -> ModelVersion:
-        with self._synced() as con:
-            return _registry_sql.create_version(con, new, _utcnow())
+        with self._writing_after_own() as con:
+            return _registry_sql.create_version(con, new, _ops.utcnow())
 
     def get_model_version(self, name: str, version: int | None = None) -> ModelVersion:
-        with self._synced() as con:
-            return _registry_sql.get_version(con, name, version)
+        return self._read("get_model_version", name, version)  # type: ignore[no-any-return]
 
     def get_model_alias(self, name: str, alias: str) -> int:
-        with self._synced() as con:
-            return _registry_sql.alias_target(con, name, alias)
+        return self._read("get_model_alias", name, alias)  # type: ignore[no-any-return]
 
     def list_models(self) -> list[RegisteredModel]:
-        with self._synced() as con:
-            return _registry_sql.list_models(con)
+        return self._read("list_models")  # type: ignore[no-any-return]
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
-        with self._synced() as con:
-            return _registry_sql.list_versions(con, name)
+        return self._read("list_model_versions", name)  # type: ignore[no-any-return]
 
     def update_model(
         self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> RegisteredModel:
-        with self._synced() as con:
+        with self._writing_after_own() as con:
             return _registry_sql.update_model(con, name, description, tags)
 
     def delete_model_version(self, name: str, version: int) -> None:
-        with self._synced() as con:
-            _registry_sql.delete_version(con, name, version, _utcnow())
+        with self._writing_after_own() as con:
+            _registry_sql.delete_version(con, name, version, _ops.utcnow())
 
     def set_model_alias(
         self, name: str, alias: str, version: int, *, actor: str | None, reason: str | None
     ) -> AliasEvent | None:
-        with self._synced() as con:
-            return _registry_sql.set_alias(con, name, alias, version, actor, reason, _utcnow())
+        with self._writing_after_own() as con:
+            return _registry_sql.set_alias(con, name, alias, version, actor, reason, _ops.utcnow())
 
     def delete_model_alias(
         self, name: str, alias: str, *, actor: str | None, reason: str | None
     ) -> AliasEvent:
-        with self._synced() as con:
-            return _registry_sql.delete_alias(con, name, alias, actor, reason, _utcnow())
+        with self._writing_after_own() as con:
+            return _registry_sql.delete_alias(con, name, alias, actor, reason, _ops.utcnow())
 
     def rollback_model_alias(
         self, name: str, alias: str, *, actor: str | None, reason: str | None
     ) -> AliasEvent:
-        with self._synced() as con:
-            return _registry_sql.rollback_alias(con, name, alias, actor, reason, _utcnow())
+        with self._writing_after_own() as con:
+            return _registry_sql.rollback_alias(con, name, alias, actor, reason, _ops.utcnow())
 
     def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
-        with self._synced() as con:
-            return _registry_sql.alias_history(con, name, alias)
+        return self._read("get_alias_history", name, alias)  # type: ignore[no-any-return]
 
-    # -- deployments -------------------------------------------------------------------------
+    # -- deployments -----------------------------------------------------------------------------
     def create_deployment(self, record: DeploymentRecord) -> None:
-        with self._connect() as con:
+        with self._exclusive() as con:
             _deployments_sql.insert_deployment(con, record)
 
     def set_deployment_status(self, deployment_id: str, status: str) -> bool:
-        with self._connect() as con:
-            return _deployments_sql.set_deployment_status(con, deployment_id, status, _utcnow())
+        with self._exclusive() as con:
+            return _deployments_sql.set_deployment_status(con, deployment_id, status, _ops.utcnow())
 
     def list_deployments(self) -> list[DeploymentRecord]:
-        with self._connect() as con:
-            return _deployments_sql.list_deployments(con, _utcnow())
+        return self._read("list_deployments", self.read_only)  # type: ignore[no-any-return]
 
     def get_deployment(self, deployment_id: str) -> DeploymentRecord:
-        with self._connect() as con:
-            return _deployments_sql.get_deployment(con, deployment_id, _utcnow())
+        return self._read("get_deployment", deployment_id, self.read_only)  # type: ignore[no-any-return]
 
 
-def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Session settings: every usable core (DuckDB 2.0 detected one here), no progress bar
-    printed into the user's notebook or terminal."""
-    con.execute(f"SET threads = {_usable_cores()}")
-    with contextlib.suppress(duckdb.InvalidInputException):
-        # In a Jupyter kernel without ipywidgets DuckDB refuses the setting; it draws no bar
-        # there either.
-        con.execute("SET enable_progress_bar = false")
-    return con
+def _behind(progress: _ingest.Progress, targets: Mapping[str, int]) -> bool:
+    """Whether a journal is still short of its target offset after ``progress``."""
+    return any(progress.offsets.get(key, size) < size for key, size in targets.items())
 
 
-@functools.cache
-def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+def _require_experiment(con: duckdb.DuckDBPyConnection, experiment_id: str) -> Experiment:
+    rows = _read.experiment_rows(con, experiment_id=experiment_id, include_deleted=True)
+    if not rows:
+        raise ExperimentNotFoundError(f"No experiment with id {experiment_id!r}.")
+    return rows[0]
 
 
 def _close_at_exit(ref: weakref.ref[DuckDBStore]) -> None:
@@ -498,24 +663,3 @@ def _close_at_exit(ref: weakref.ref[DuckDBStore]) -> None:
     store = ref()
     if store is not None:
         store.close()
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _new_id() -> str:
-    import uuid
-
-    return uuid.uuid4().hex
-
-
-def _run_not_found(run_id: str) -> RunNotFoundError:
-    return RunNotFoundError(
-        f"No run with id {run_id!r} in this store. Find runs with workbench.search_runs(), "
-        "and check that WORKBENCH_STORE / set_store() point at the store you logged to."
-    )
-
-
-def _json(value: str | None) -> Any:
-    return json.loads(value) if value else {}

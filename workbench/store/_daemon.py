@@ -1,0 +1,32 @@
+"""The store daemon: ingests a store's journals and answers reads, in a process of its own.
+
+Started by a workbench process as ``python -m workbench.store._daemon DB_PATH`` when more than
+one process uses a store (see ``_ingester``); exits when idle. Its log is ``daemon.log`` in the
+store folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from workbench.store.duckdb import DuckDBStore
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    db_path = Path(argv[0])
+    if not db_path.exists():
+        return 0
+    store = DuckDBStore(db_path)
+    try:
+        assert store._ingester is not None
+        store._ingester.serve_as_daemon()
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
