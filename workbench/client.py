@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from workbench import _validation as v
 from workbench.config import flush_interval, resolve_store_location
 from workbench.exceptions import ArtifactNotFoundError, ConflictError, ReadOnlyStoreError
-from workbench.store import RunSearch, Store, get_store
+from workbench.store import RunSearch, Store, StoreHealth, get_store
+from workbench.store._location import local_location
 from workbench.tracking import context as run_context
 from workbench.tracking._recorder import Recorder
 from workbench.tracking.run import PLOTLY_MEDIA_TYPE, ActiveRun, _now_us, active_run, new_run_id
@@ -223,6 +224,12 @@ class Workbench:
     def flush(self) -> None:
         """Block until everything logged so far is durable and visible to every reader."""
         self._recorder.sync(block=True)
+
+    def doctor(self) -> StoreHealth:
+        """A health check of the store: journals waiting to be ingested, and every range of
+        damaged journal bytes found, skipped and kept aside (see docs/store.md)."""
+        self._recorder.flush_before_read()
+        return self.store.doctor()
 
     def close(self) -> None:
         """End open runs as killed, flush, and release the store; the client is unusable after.
@@ -447,7 +454,7 @@ def connect(store: Store | str | os.PathLike[str] | None = None) -> Workbench:
     if isinstance(target, Store):
         key = f"store:{id(target)}"
     elif isinstance(target, (str, os.PathLike)) and str(target).strip():
-        key = os.fspath(target)
+        key = target = local_location(target, given_as="connect(store)")
         key = key if key == ":memory:" else str(Path(key).expanduser().absolute())
     else:
         raise v.fail("store", "connect", "a folder path, ':memory:' or a Store", store)

@@ -10,7 +10,8 @@ Store location, first match wins:
    to where the user works).
 
 ``WORKBENCH_FLUSH_INTERVAL`` (seconds, default 0.5, at most 1) bounds how long a logged value may
-sit in memory before it is written durably to disk.
+sit in memory before it is written durably to disk; :func:`durability_bound` is the promise that
+follows from it (docs/store.md).
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ def set_store(store: str | os.PathLike[str] | Store | None) -> None:
     store
         A folder (created if missing), a ``.duckdb`` file path, ``":memory:"``, or a ``Store``.
     """
+    from workbench.store._location import local_location
     from workbench.store.base import Store
 
     global _store_override
     if store is None or isinstance(store, Store):
         _store_override = store
     elif isinstance(store, (str, os.PathLike)) and str(store).strip():
-        _store_override = os.fspath(store)
+        _store_override = local_location(store, given_as="set_store(store)")
     else:
         raise fail("store", "set_store", "a folder path, ':memory:' or a Store", store)
 
@@ -56,7 +58,9 @@ def resolve_store_location(start: Path | None = None) -> str | Store:
         return _store_override
     env = os.environ.get("WORKBENCH_STORE", "").strip()
     if env:
-        return env
+        from workbench.store._location import local_location
+
+        return local_location(env, given_as="WORKBENCH_STORE")
     cwd = (start or Path.cwd()).resolve()
     for folder in (cwd, *cwd.parents):
         if (folder / STORE_DIR_NAME).is_dir():
@@ -64,6 +68,17 @@ def resolve_store_location(start: Path | None = None) -> str | Store:
         if (folder / ".git").exists():
             break
     return str(cwd / STORE_DIR_NAME)
+
+
+WRITE_ALLOWANCE_S = 0.5  # for the write itself and a busy scheduler, on top of the interval
+
+
+def durability_bound() -> float:
+    """Seconds after which a value whose log call returned survives ``kill -9`` of its
+    process: the flush interval plus ``WRITE_ALLOWANCE_S`` (1 s by default). Logging calls
+    write the batch themselves when the background flusher is late, so this holds at any
+    logging rate (tests/store/test_stress.py checks it under kill -9)."""
+    return flush_interval() + WRITE_ALLOWANCE_S
 
 
 def flush_interval() -> float:

@@ -226,3 +226,18 @@ def test_spool_read_widens_past_its_size_limit(tmp_path: Path) -> None:
     path.write_bytes(_batch(0) + _batch(1))
     found = Spool(tmp_path).read(path, 0, writer_gone=True, max_bytes=8)
     assert len(found.entries) == 1 and not found.at_eof
+
+
+def test_doctor_on_the_command_line(
+    client: wb.Workbench, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.cli import main
+
+    path, _ = _foreign_journal(client.store.root / "spool", sealed=True)  # type: ignore[attr-defined]
+    os.truncate(path, path.stat().st_size - 5)
+    store = str(client.store.root)  # type: ignore[attr-defined]
+    assert main(["--store", store, "doctor", "--sync"]) == 0
+    out = capsys.readouterr().out
+    assert "1 damaged range(s)" in out and "an incomplete record at the end" in out
+    assert main(["--store", store, "doctor", "--strict", "--format", "json"]) == 1
+    assert '"reason": "an incomplete record at the end"' in capsys.readouterr().out

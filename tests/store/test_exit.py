@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
 import workbench as wb
-from tests._busy import busy_cpus
 
 WORKER = Path(__file__).with_name("_exit_worker.py")
 N_PROCESSES = 200
 
 
 @pytest.mark.slow
-def test_200_processes_exit_with_their_own_code_under_cpu_stress(tmp_path: Path) -> None:
+def test_200_processes_exit_with_their_own_code_under_cpu_stress(
+    tmp_path: Path, busy_cpus: Callable[[int], AbstractContextManager[None]]
+) -> None:
     store, results = tmp_path / "store", tmp_path / "results.txt"
     wb.DuckDBStore(store).close()
     with busy_cpus(2):

@@ -20,11 +20,23 @@ from workbench.cli import (
     monitoring,
     pipelines,
     serving,
+    store,
     sweeps,
     tracking,
 )
+from workbench.store import local_location
 
-COMMAND_MODULES = [tracking, models, sweeps, monitoring, loop, serving, pipelines, dashboard]
+COMMAND_MODULES = [
+    tracking,
+    models,
+    sweeps,
+    monitoring,
+    loop,
+    serving,
+    pipelines,
+    dashboard,
+    store,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,10 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``workbench`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    if args.store:
-        wb.set_store(args.store)
     handler: Callable[[argparse.Namespace], Any] = args.handler
     try:
+        if args.store:
+            wb.set_store(local_location(args.store, given_as="--store"))
         code = handler(args)
     except wb.WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

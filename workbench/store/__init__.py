@@ -5,11 +5,22 @@ from __future__ import annotations
 import os
 
 from workbench._validation import fail
+from workbench.store._location import local_location
 from workbench.store.artifacts import ArtifactStore
-from workbench.store.base import ProcessInfo, RunSearch, Store
+from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, Store, StoreHealth
 from workbench.store.duckdb import DuckDBStore
 
-__all__ = ["ArtifactStore", "DuckDBStore", "ProcessInfo", "RunSearch", "Store", "get_store"]
+__all__ = [
+    "ArtifactStore",
+    "DamageRecord",
+    "DuckDBStore",
+    "ProcessInfo",
+    "RunSearch",
+    "Store",
+    "StoreHealth",
+    "get_store",
+    "local_location",
+]
 
 
 def get_store(store: str | os.PathLike[str] | Store | None = None) -> Store:
@@ -28,5 +39,5 @@ def get_store(store: str | os.PathLike[str] | Store | None = None) -> Store:
     if isinstance(store, Store):
         return store
     if isinstance(store, (str, os.PathLike)) and str(store).strip():
-        return DuckDBStore(store)
+        return DuckDBStore(local_location(store, given_as="store"))
     raise fail("store", "get_store", "a folder path, ':memory:' or a Store", store)

@@ -1,16 +1,18 @@
 """The store daemon: ingests a store's journals and answers reads, in a process of its own.
 
 Started by a workbench process as ``python -m workbench.store._daemon DB_PATH`` when more than
-one process uses a store (see ``_ingester``); exits when idle. Its log is ``daemon.log`` in the
-store folder.
+one process uses a store (see ``_ingester``); exits after ``WORKBENCH_DAEMON_IDLE`` seconds
+(default 30) without work. Its log is ``daemon.log`` in the store folder.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
+from workbench.store._ingester import DAEMON_IDLE_S
 from workbench.store.duckdb import DuckDBStore
 
 
@@ -22,7 +24,8 @@ def main(argv: list[str]) -> int:
     store = DuckDBStore(db_path)
     try:
         assert store._ingester is not None
-        store._ingester.serve_as_daemon()
+        idle = float(os.environ.get("WORKBENCH_DAEMON_IDLE", DAEMON_IDLE_S))
+        store._ingester.serve_as_daemon(idle)
     finally:
         store.close()
     return 0

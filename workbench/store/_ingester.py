@@ -285,9 +285,9 @@ class Ingester:
         self._daemon_started = time.monotonic()
         return True
 
-    def serve_as_daemon(self) -> None:
+    def serve_as_daemon(self, idle_exit: float = DAEMON_IDLE_S) -> None:
         """Run in the store daemon's main thread: take the role, ingest and answer reads
-        until idle for ``DAEMON_IDLE_S`` or the store folder goes away."""
+        until idle for ``idle_exit`` seconds or the store folder goes away."""
         self.is_daemon = True
         if not self._daemon.try_take():
             return  # another daemon runs
@@ -303,7 +303,7 @@ class Ingester:
                     seen_requests = server.requests
                 if busy or server is None:
                     idle_since = time.monotonic()
-                elif time.monotonic() - idle_since > DAEMON_IDLE_S:
+                elif time.monotonic() - idle_since > idle_exit:
                     return
                 time.sleep(INTERVAL_S)
         finally:

@@ -21,6 +21,7 @@ Contract (checked by :class:`workbench.testing.StoreContract`):
 from __future__ import annotations
 
 import abc
+import datetime as dt
 import os
 import socket
 import uuid
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from workbench.store._deployments_sql import DeploymentRecord
     from workbench.store.artifacts import ArtifactStore
 
-__all__ = ["ProcessInfo", "RunSearch", "Store"]
+__all__ = ["DamageRecord", "ProcessInfo", "RunSearch", "Store", "StoreHealth"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,43 @@ class ProcessInfo:
         host, pid = socket.gethostname(), os.getpid()
         started = psutil.Process(pid).create_time()
         return cls(f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host, pid, started)
+
+
+@dataclass(frozen=True)
+class DamageRecord:
+    """Damaged journal bytes found, kept aside and skipped by an ingest."""
+
+    journal: str
+    start: int
+    end: int
+    reason: str
+    copy: str
+    found_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """What a health check of a store finds (``workbench doctor``)."""
+
+    location: str
+    read_only: bool
+    journals: int  # journals not fully ingested yet
+    journal_bytes: int
+    damage: tuple[DamageRecord, ...]
+
+    def __str__(self) -> str:
+        mode = " (read-only)" if self.read_only else ""
+        lines = [
+            f"store      {self.location}{mode}",
+            f"journals   {self.journals} waiting to be ingested ({self.journal_bytes:,} bytes)",
+            f"damage     {len(self.damage)} damaged range(s) found in journals and skipped",
+        ]
+        lines += [
+            f"  {d.found_at:%Y-%m-%d %H:%M:%S}  {d.journal} bytes {d.start}-{d.end}: {d.reason}"
+            f"\n    kept in {d.copy}"
+            for d in self.damage
+        ]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -242,6 +280,10 @@ class Store(abc.ABC):
             f"No experiment named {name_or_id!r}. Existing experiments: {names}. "
             "Runs create their experiment on first use: start_run(experiment=...)."
         )
+
+    def doctor(self) -> StoreHealth:
+        """A health check: journals waiting, damage found (stores without journals: none)."""
+        return StoreHealth(self.location, self.read_only, 0, 0, ())
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing open
         """Release resources; the store may not be used afterwards."""

@@ -21,7 +21,6 @@ The folder layout is in ``_layout``.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import logging
 import os
@@ -31,7 +30,6 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +60,7 @@ from workbench.store._lease import DEFAULT_LINGER_S, Lease, LeaseTimeout
 from workbench.store._schema import SCHEMA_VERSION
 from workbench.store._spool import Spool
 from workbench.store.artifacts import ArtifactStore
-from workbench.store.base import ProcessInfo, RunSearch, Store
+from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, Store, StoreHealth
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,7 +75,7 @@ if TYPE_CHECKING:
     from workbench.store._batch import Batch
     from workbench.store._deployments_sql import DeploymentRecord
 
-__all__ = ["DamageRecord", "DuckDBStore", "StoreHealth"]
+__all__ = ["DuckDBStore"]
 
 logger = logging.getLogger("workbench.store")
 
@@ -90,29 +88,6 @@ MIN_SLICE_BYTES = 64 << 10
 BACKGROUND_TURN_S = 1.0  # a busy ingester lets another ingester in after this long
 REAP_EVERY_S = 1.0  # how often runs of dead processes are looked for
 PASS_S = 1.0  # the longest background pass
-
-
-@dataclass(frozen=True)
-class DamageRecord:
-    """Damaged journal bytes found and skipped by an ingest (``workbench doctor``)."""
-
-    journal: str
-    start: int
-    end: int
-    reason: str
-    copy: str
-    found_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class StoreHealth:
-    """The state of a store's journals, as ``DuckDBStore.doctor()`` finds it."""
-
-    location: str
-    read_only: bool
-    journals: int
-    journal_bytes: int
-    damage: tuple[DamageRecord, ...]
 
 
 class DuckDBStore(Store):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.entities import Experiment, Run
+    from workbench.store import StoreHealth
 
 __all__ = [
     "ActiveRun",
@@ -27,6 +28,7 @@ __all__ = [
     "create_experiment",
     "delete_experiment",
     "delete_run",
+    "doctor",
     "flush",
     "get_experiment",
     "get_metric_history",
@@ -137,6 +139,11 @@ def log_input(data: Any, name: str | None = None, context: str = "training") -> 
 def flush() -> None:
     """Block until everything logged is durable and visible to readers."""
     connect().flush()
+
+
+def doctor() -> StoreHealth:
+    """A health check of the current store: journals waiting, damage found and skipped."""
+    return connect().doctor()
 
 
 def close() -> None:

@@ -1,0 +1,124 @@
+"""Reads go to the process that holds the database: the ingester of a writing process, or the
+store daemon once several processes share the store. Readers neither open the file nor wait
+for it, read their own writes, and carry on when the host dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import workbench as wb
+from workbench.store import _host
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not _host.AVAILABLE, reason="hosted reads need Linux"),
+]
+
+WRITER = """
+import sys, time
+import workbench as wb
+client = wb.connect(sys.argv[1])
+run = client.start_run("hosted", name=sys.argv[2])
+run.log_metric("m", 1.0)
+client.flush()
+print("ready", flush=True)
+sys.stdin.readline()  # keep logging until told to stop
+run.end()
+"""
+
+
+def _holders(store: Path, name: str) -> list[int]:
+    """Pids holding the flock on ``store/name``."""
+    try:
+        inode = (store / name).stat().st_ino
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    return [
+        int(f[4])
+        for f in (line.split() for line in lines)
+        if len(f) > 5 and f[5].endswith(f":{inode}")
+    ]
+
+
+def _wait(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def writers(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(name: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path / "store"), name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.communicate("stop\n", timeout=60)
+        else:
+            process.communicate()  # closes the pipes
+
+
+def test_another_process_reads_through_the_writer_and_reads_its_own_writes(
+    tmp_path: Path, writers: Callable[[str], subprocess.Popen[str]]
+) -> None:
+    store_dir = tmp_path / "store"
+    writer = writers("remote")
+    _wait(lambda: _holders(store_dir, "ingest.lock"), 30, "the writer to take the ingest role")
+    store = wb.DuckDBStore(store_dir)
+    client = wb.Workbench(store)
+    try:
+        assert set(client.search_runs("hosted")["name"]) == {"remote"}
+        with client.start_run("hosted", name="local") as run:
+            run.log_metric("m", 2.0)
+            assert client.get_run(run.run_id).metrics == {"m": 2.0}  # read-your-writes
+        assert not store._lease.held, "reads were served by the host, not by opening the file"
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        assert set(client.search_runs("hosted")["name"]) == {"remote", "local"}  # fell back
+    finally:
+        client.close()
+
+
+def test_the_daemon_takes_over_when_the_store_is_shared_and_leaves_when_idle(
+    tmp_path: Path,
+    writers: Callable[[str], subprocess.Popen[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WORKBENCH_DAEMON_IDLE", "2")
+    store_dir = tmp_path / "store"
+    first, second = writers("first"), writers("second")
+    _wait(lambda: _holders(store_dir, "daemon.lock"), 60, "the store daemon to start")
+    (daemon,) = _holders(store_dir, "daemon.lock")
+    assert "workbench.store._daemon" in Path(f"/proc/{daemon}/cmdline").read_text()
+    _wait(lambda: _holders(store_dir, "ingest.lock") == [daemon], 60, "the hand-over")
+    client = wb.Workbench(store_dir)
+    try:
+        assert set(client.search_runs("hosted")["name"]) == {"first", "second"}
+        for writer in (first, second):
+            writer.communicate("stop\n", timeout=60)
+            assert writer.returncode == 0
+        _wait(lambda: not _holders(store_dir, "daemon.lock"), 60, "the idle daemon to exit")
+        assert set(client.search_runs("hosted")["status"]) == {"finished"}
+    finally:
+        client.close()
