@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.store._holders import flock_holder_pids
+
 WORKER = Path(__file__).with_name("_stress_worker.py")
 RECOVERY_S = 5.0  # how long after an ingester is killed reads may be slow (a new one starts)
 
@@ -116,18 +118,8 @@ def _spawn(role: str, store: Path, ack: Path, stop: Path, *extra: str) -> Proc:
 
 
 def _ingest_role_holders(store: Path) -> list[int]:
-    """Pids holding the store's background ingest role (an flock, listed in /proc/locks)."""
-    try:
-        inode = (store / "ingest.lock").stat().st_ino
-        lines = Path("/proc/locks").read_text().splitlines()
-    except OSError:
-        return []
-    pids = []
-    for line in lines:
-        fields = line.split()
-        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
-            pids.append(int(fields[4]))
-    return pids
+    """Pids holding the store's background ingest role."""
+    return flock_holder_pids(store / "ingest.lock")
 
 
 def _wait_for(condition: object, timeout: float, what: str) -> None:
@@ -146,6 +138,7 @@ def run(
     writers: int = 8,
     rate: float = 0.0,
     seed: int = 7,
+    kill_every: tuple[float, float] | None = (1.0, 3.0),
 ) -> Report:
     """Drive the load for ``seconds`` in ``folder``, then check everything acknowledged."""
     import workbench as wb
@@ -172,7 +165,10 @@ def run(
     report = Report()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        time.sleep(rng.uniform(1.0, 3.0))
+        if kill_every is None:  # steady state: only the load
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            break
+        time.sleep(rng.uniform(*kill_every))
         writers_alive = [p for p in procs if p.role == "writer" and p.killed_at is None]
         ingesting = _ingest_role_holders(store)
         dice = rng.random()
@@ -291,6 +287,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate", type=float, default=0.0, help="points/s per writer (0: max)")
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
+    parser.add_argument("--no-kills", action="store_true", help="steady state: no kill -9")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wb-stress-") as tmp:
         folder = Path(tmp)
@@ -304,6 +301,7 @@ def main() -> None:
             bound_s=args.bound,
             rate=args.rate,
             seed=args.seed,
+            kill_every=None if args.no_kills else (1.0, 3.0),
         )
     print(report.summary())
     for problem in report.problems[:40]:

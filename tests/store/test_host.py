@@ -16,6 +16,7 @@ import pytest
 
 import workbench as wb
 from workbench.store import _host
+from workbench.store._holders import flock_holder_pids
 
 pytestmark = [
     pytest.mark.slow,
@@ -23,30 +24,24 @@ pytestmark = [
 ]
 
 WRITER = """
-import sys, time
+import sys, threading, time
 import workbench as wb
 client = wb.connect(sys.argv[1])
 run = client.start_run("hosted", name=sys.argv[2])
 run.log_metric("m", 1.0)
 client.flush()
 print("ready", flush=True)
-sys.stdin.readline()  # keep logging until told to stop
+told = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.readline(), told.set()), daemon=True).start()
+while not told.wait(0.01):  # keep logging until told to stop
+    run.log_metric("m", 1.0)
 run.end()
 """
 
 
 def _holders(store: Path, name: str) -> list[int]:
     """Pids holding the flock on ``store/name``."""
-    try:
-        inode = (store / name).stat().st_ino
-        lines = Path("/proc/locks").read_text().splitlines()
-    except OSError:
-        return []
-    return [
-        int(f[4])
-        for f in (line.split() for line in lines)
-        if len(f) > 5 and f[5].endswith(f":{inode}")
-    ]
+    return flock_holder_pids(store / name)
 
 
 def _wait(condition: Callable[[], object], timeout: float, what: str) -> None:

@@ -6,6 +6,7 @@ the workbench lock file is an ``flock``, whose holders Linux lists in ``/proc/lo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -33,23 +34,24 @@ def duckdb_holder(message: str) -> str | None:
     return describe(int(found.group(1))) if found else None
 
 
-def flock_holders(path: Path) -> list[str]:
-    """Processes holding an ``flock`` on ``path`` (Linux; empty where unknown)."""
+def flock_holder_pids(path: Path) -> list[int]:
+    """Pids of the processes holding an ``flock`` on ``path`` (Linux; empty where unknown)."""
     try:
         inode = path.stat().st_ino
         lines = Path("/proc/locks").read_text().splitlines()
     except OSError:
         return []
-    holders = []
+    pids = []
     for line in lines:
         fields = line.split()
         # "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" (a "->" marks a waiter)
-        if len(fields) < 6 or "->" in fields[1] or fields[1] != "FLOCK":
+        if len(fields) < 6 or fields[1] != "FLOCK" or not fields[5].endswith(f":{inode}"):
             continue
-        try:
-            pid, file_id = int(fields[4]), fields[5]
-        except ValueError:
-            continue
-        if file_id.rsplit(":", 1)[-1] == str(inode) and pid != os.getpid():
-            holders.append(describe(pid))
-    return holders
+        with contextlib.suppress(ValueError):
+            pids.append(int(fields[4]))
+    return pids
+
+
+def flock_holders(path: Path) -> list[str]:
+    """The other processes holding an ``flock`` on ``path``, described."""
+    return [describe(pid) for pid in flock_holder_pids(path) if pid != os.getpid()]

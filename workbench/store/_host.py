@@ -115,6 +115,7 @@ class HostServer:
         self._lock = threading.Lock()
         self.last_request = 0.0  # time.monotonic() of the last request answered
         self.requests = 0
+        self.in_flight = 0  # requests being answered now
 
     def start(self) -> bool:
         """Listen; False if another host already listens under this name."""
@@ -184,12 +185,17 @@ class HostServer:
                 op, args, targets = _receive(client)
                 self.requests += 1
                 self.last_request = time.monotonic()
+                with self._lock:
+                    self.in_flight += 1
                 try:
                     reply: tuple[str, Any] = ("ok", self._handle(op, args, targets))
                 except Exception as exc:  # the caller gets it, as if it had read directly
                     if _threads.exiting():
                         return  # cut short by our exit: the caller reads elsewhere
                     reply = ("error", exc)
+                finally:
+                    with self._lock:
+                        self.in_flight -= 1
                 try:
                     _send(client, reply)
                 except (pickle.PicklingError, TypeError, AttributeError):

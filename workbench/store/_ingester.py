@@ -14,7 +14,8 @@ A process that works for its user (a notebook kernel, a training script) is a po
 others: its threads share one interpreter lock with the user's code, and a read it hosts
 waits for that lock at every step (measured: 170 ms median for a search under eight fast
 writers, against 17 ms in a process of its own). So once more than one process uses the store
-(another process writes, or asks for reads), the role holder starts the store daemon
+(other processes keep writing, or asking for reads, for ``SHARED_FOR_S``), the role holder
+starts the store daemon
 (``python -m workbench.store._daemon``), which holds ``daemon.lock`` for its whole life, and
 hands the role over to it; while the daemon lives no other process takes the role. The daemon
 exits after ``DAEMON_IDLE_S`` without work, and is started again when needed.
@@ -46,6 +47,8 @@ DAEMON_FILE = "daemon.lock"
 DAEMON_LOG = "daemon.log"
 DAEMON_IDLE_S = 30.0
 DAEMON_START_S = 20.0  # how long a started daemon has to take the role before we retake it
+SHARED_FOR_S = 3.0  # how long other processes must keep using the store before the daemon starts
+SHARED_GAP_S = 1.0  # a pause this long in their use starts the count again
 INTERVAL_S = 0.25
 ROLE_RETRY_S = 0.25
 FULL_PASS_S = 5.0  # a pass even without new bytes: reap dead runs, retire finished journals
@@ -125,6 +128,10 @@ class Ingester:
         self._role = RoleLock(store.root / ROLE_FILE)
         self._daemon = RoleLock(store.root / DAEMON_FILE)
         self._daemon_started = 0.0  # when this process last started the daemon
+        self._shared_since = 0.0  # since when other processes use the store (0: they do not)
+        self._last_shared = 0.0
+        self._requests_seen = 0
+        self._others_seen: dict[str, int] = {}
         self._daemon_pid: int | None = None
         self._server: _host.HostServer | None = None
         self._worker: _threads.Worker | None = None
@@ -160,6 +167,13 @@ class Ingester:
         if worker is not None:
             worker.stop()
         self._give_up_role()
+        self._daemon_coming()  # reaps a daemon of ours that has exited
+
+    def answering(self) -> bool:
+        """Whether reads of other processes are being answered here right now (the ingester
+        then waits between slices: a person waits for the read, nobody for the ingest)."""
+        server = self._server
+        return server is not None and server.in_flight > 0
 
     @property
     def has_role(self) -> bool:
@@ -194,7 +208,7 @@ class Ingester:
                 self._last_pass = time.monotonic()
                 self._store.background_pass(stop)
                 self._seen = sizes
-            if not self.is_daemon and self._shared(sizes):
+            if not self.is_daemon and self._shared_for() > SHARED_FOR_S:
                 self._hand_over()
         except StoreBusyError:
             pass  # someone holds the database for long: try again next round
@@ -244,13 +258,25 @@ class Ingester:
         recent = time.monotonic() - self._daemon_started < DAEMON_START_S
         return recent and self._daemon_pid is not None
 
-    def _shared(self, sizes: dict[str, int]) -> bool:
-        """Whether other processes use the store: they write journals, or ask for reads."""
+    def _shared_for(self) -> float:
+        """For how long other processes have kept using the store: their journals grew, or
+        they asked for reads, in every round since (0: not now). A short-lived process (a
+        CLI command, a quick script) does not make the store shared."""
         server = self._server
-        if server is not None and server.requests:
-            return True
+        requests = server.requests if server is not None else 0
         me = f"-{os.getpid()}."
-        return any(me not in name and name.endswith(".journal") for name in sizes)
+        others = {n: size for n, size in self._sizes().items() if me not in n}
+        active = requests > self._requests_seen or any(
+            size != self._others_seen.get(name) for name, size in others.items()
+        )
+        self._requests_seen, self._others_seen = requests, others
+        now = time.monotonic()
+        if not active and now - self._last_shared > SHARED_GAP_S:
+            self._shared_since = 0.0
+        elif active:
+            self._last_shared = now
+            self._shared_since = self._shared_since or now
+        return now - self._shared_since if self._shared_since else 0.0
 
     def _hand_over(self) -> None:
         """Start the daemon (unless one is coming), and leave the role to it once it runs."""

@@ -375,13 +375,16 @@ class DuckDBStore(Store):
 
     def background_pass(self, stop: threading.Event) -> _ingest.Progress:
         """What the ingester thread does when journals grew: work them off, for at most
-        ``PASS_S`` (then it looks around, and comes back)."""
+        ``PASS_S`` (then it looks around, and comes back), and not while it answers reads."""
         until = time.monotonic() + PASS_S
+        assert self._ingester is not None
+        answering = self._ingester.answering
+
+        def done(progress: _ingest.Progress) -> bool:
+            return not progress.more or time.monotonic() > until or answering()
+
         return self._ingest_in_slices(
-            BACKGROUND_WAIT_S,
-            done=lambda progress: not progress.more or time.monotonic() > until,
-            stop=stop,
-            linger=INGEST_LINGER_S,
+            BACKGROUND_WAIT_S, done=done, stop=stop, linger=INGEST_LINGER_S
         )
 
     def _apply_own(self, targets: Mapping[str, int]) -> None:
