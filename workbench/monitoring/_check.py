@@ -63,7 +63,7 @@ class MonitorState:
         if version.version not in self.models:
             if len(self.models) > 1:
                 self.models.clear()
-            self.models[version.version] = load_model(version)
+            self.models[version.version] = load_model(version, trusted=self.policy.trusted)
         return self.models[version.version]
 
     def features(self, version: ModelVersion, model: Any, frame: pd.DataFrame) -> list[str]:

@@ -211,6 +211,9 @@ class MonitorPolicy:
         The deployment whose request log is the default source of windows.
     experiment
         Where the check runs (and their drift, retrain and evaluation runs) are kept.
+    trusted
+        Passed to :func:`workbench.load_model` for the champion and every challenger: ``False``
+        (types trusted by default), type names to trust as well, or ``True``.
     """
 
     model: str
@@ -236,6 +239,7 @@ class MonitorPolicy:
     min_rows: int = 10
     deployment: str | None = None
     experiment: str = "monitoring"
+    trusted: Any = False
 
     def __post_init__(self) -> None:
         from workbench.registry import parse_model_uri
@@ -293,6 +297,9 @@ class MonitorPolicy:
             raise v.fail("promote", CALLER, "True or False", self.promote)
         v.check_positive_int(self.min_rows, CALLER, name="min_rows")
         v.check_name(self.experiment, CALLER, name="experiment")
+        from workbench.registry._serializers import normalize_trusted
+
+        object.__setattr__(self, "trusted", normalize_trusted(self.trusted, CALLER))
 
     def _check_triggers(self, floor: float | None, drop: float | None) -> None:
         triggers = self.triggers

@@ -91,11 +91,11 @@ class EvaluationResult:
         return {"text/plain": repr(self), "text/html": page + "</div>"}
 
 
-def _load_model(model_or_uri: Any) -> tuple[Any, str | None]:
+def _load_model(model_or_uri: Any, trusted: Any) -> tuple[Any, str | None]:
     if isinstance(model_or_uri, str):
         from workbench.registry import load_model
 
-        return load_model(model_or_uri), model_or_uri
+        return load_model(model_or_uri, trusted=trusted), model_or_uri
     if not hasattr(model_or_uri, "predict"):
         raise v.fail(
             "model_or_uri", "evaluate", "a fitted model (with predict) or a model URI", model_or_uri
@@ -333,6 +333,7 @@ def evaluate(
     task: str | None = None,
     run: Any = None,
     log: bool = True,
+    trusted: bool | Sequence[str] = False,
 ) -> EvaluationResult:
     """Measure a model on labelled data and log metrics, curves and fairness to a run.
 
@@ -354,9 +355,12 @@ def evaluate(
         ``evaluation``).
     log
         Set False to only compute.
+    trusted
+        For a model URI: passed to :func:`workbench.load_model` (``False``: types trusted by
+        default; type names to trust as well; ``True``: the whole file).
     """
     caller = "evaluate"
-    model, uri = _load_model(model_or_uri)
+    model, uri = _load_model(model_or_uri, trusted)
     frame, source = resolve_data(data, name="data", caller=caller)
     if not isinstance(target, str) or target not in frame.columns:
         raise v.fail("target", caller, "the name of the label column of data", target)

@@ -92,6 +92,7 @@ def monitor(
     promote: bool = True,
     min_rows: int = 10,
     experiment: str = "monitoring",
+    trusted: bool | Sequence[str] = False,
 ) -> Monitor:
     """A :class:`Monitor` that closes the loop for a registered model or a deployment.
 
@@ -138,6 +139,7 @@ def monitor(
         min_rows=min_rows,
         deployment=deployment,
         experiment=experiment,
+        trusted=trusted,
     )
     return Monitor(policy)
 
