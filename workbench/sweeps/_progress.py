@@ -1,16 +1,21 @@
 """Sweep progress: a live bar in notebooks and terminals, a plain line in logs.
 
-``mode`` is ``"bar"`` (``tqdm.auto``: a widget in Jupyter when ipywidgets is installed, a text
-bar otherwise), ``"log"`` (a line every 10 % of the trials or every 10 s, for papermill and CI
-logs, where a redrawn bar turns into thousands of lines), or ``"none"``. ``"auto"`` picks
-``bar`` in a Jupyter kernel or a terminal and ``log`` otherwise; the ``WORKBENCH_PROGRESS``
-environment variable overrides it (e.g. ``WORKBENCH_PROGRESS=log`` for papermill runs).
-Nothing is printed: the bar writes through tqdm, the log lines through ``tqdm.write``.
+``mode`` is ``"bar"`` (in a Jupyter kernel with ipywidgets: an ipywidgets progress bar with the
+counts, the best value and the ETA; elsewhere a ``tqdm`` text bar), ``"log"`` (a line every 10 %
+of the trials or every 10 s, for papermill and CI logs, where a redrawn bar turns into thousands
+of lines), or ``"none"``. ``"auto"`` picks ``bar`` in a Jupyter kernel or a terminal and ``log``
+otherwise; the ``WORKBENCH_PROGRESS`` environment variable overrides it (e.g.
+``WORKBENCH_PROGRESS=log`` for papermill runs). Nothing is printed: the bar writes through tqdm,
+the log lines through ``tqdm.write``. When the sweep ends, the widget's output is replaced by the
+final line as static HTML (a ``<progress>`` element and the summary), so a saved or
+papermill-executed notebook shows the outcome without a widget state.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
+import importlib.util
 import os
 import sys
 import threading
@@ -32,6 +37,11 @@ def _in_jupyter_kernel() -> bool:
     except Exception:
         return False
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _widgets_available() -> bool:
+    """Whether the bar can be an ipywidgets widget: a Jupyter kernel with ipywidgets."""
+    return _in_jupyter_kernel() and importlib.util.find_spec("ipywidgets") is not None
 
 
 def resolve_mode(mode: str) -> str:
@@ -103,8 +113,10 @@ class Progress:
         self._last_decile = self._decile(done)
         self._lock = threading.Lock()
         self._bar: Any = None
-        if self.mode == "bar":
-            from tqdm.auto import tqdm  # type: ignore[import-untyped]  # no stubs in the venv
+        if self.mode == "bar" and _widgets_available():
+            self._bar = _WidgetBar(self)
+        elif self.mode == "bar":
+            from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs in the venv
 
             self._bar = tqdm(
                 total=total,
@@ -201,3 +213,77 @@ class Progress:
                 self._bar = None
             elif self.mode == "log" and self._written_at != self.done:
                 self._write(time.monotonic())
+
+
+class _WidgetBar:
+    """The ``bar`` display in a Jupyter kernel: an ipywidgets bar and a line of text.
+
+    Same interface as the tqdm bar (``set_postfix_str``, ``update``, ``close``); the text is
+    the :class:`Progress` summary with the elapsed time and the ETA. ``close()`` replaces the
+    live widget by static HTML of the final state (see the module docstring).
+    """
+
+    def __init__(self, progress: Progress) -> None:
+        import ipywidgets  # type: ignore[import-untyped]  # no stubs
+        from IPython import display as ipython_display
+
+        display: Any = ipython_display.display  # untyped
+
+        self._progress = progress
+        self._bar = ipywidgets.IntProgress(
+            value=min(progress.done, progress.total or 0),
+            min=0,
+            max=progress.total or 1,
+            description=f"sweep {progress.name}",
+            bar_style="" if progress.total else "info",
+            style={"description_width": "initial"},
+            layout=ipywidgets.Layout(width="40%", min_width="240px"),
+        )
+        self._text = ipywidgets.HTML(value=html.escape(self._line()))
+        self._box = ipywidgets.HBox([self._bar, self._text])
+        self._handle = display(self._box, display_id=True)
+
+    def _line(self, now: float | None = None) -> str:
+        progress = self._progress
+        elapsed = (time.monotonic() if now is None else now) - progress._start
+        return f"{progress.summary()}, elapsed {_clock(elapsed)}, ETA {progress._eta(elapsed)}"
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        """Nothing to do: the line shows the best value already."""
+
+    def update(self, step: int) -> None:
+        progress = self._progress
+        if progress.total:
+            self._bar.value = min(progress.done, progress.total)
+        self._text.value = html.escape(self._line())
+
+    def close(self) -> None:
+        progress = self._progress
+        line = f"sweep {progress.name}: {self._line()}"
+        failed = progress.counts.get("failed", 0)
+        self._bar.bar_style = "warning" if failed else "success"
+        final = _FinalLine(line, progress.done, progress.total)
+        if self._handle is not None:
+            self._handle.update(final)
+        self._box.close()
+        self._bar.close()
+        self._text.close()
+
+
+class _FinalLine:
+    """A sweep's last progress line as a static output (no widget state needed to show it)."""
+
+    def __init__(self, text: str, done: int, total: int | None) -> None:
+        self.text, self.done, self.total = text, done, total
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        bar = (
+            f"<progress value='{min(self.done, self.total)}' max='{self.total}' "
+            "style='width:240px;vertical-align:middle'></progress> "
+            if self.total
+            else ""
+        )
+        return {
+            "text/plain": self.text,
+            "text/html": f"<div class='wb-sweep-progress'>{bar}{html.escape(self.text)}</div>",
+        }
