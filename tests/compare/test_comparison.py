@@ -86,7 +86,10 @@ def test_tables_repr_and_refresh(compare_runs: dict[str, Any]) -> None:
     assert c.refresh().metrics().loc["acc", "run-0"] == pytest.approx(0.99)
 
 
-def test_notebook_output_carries_plotlyjs_once(compare_runs: dict[str, Any]) -> None:
+def test_notebook_output_carries_plotlyjs_once(
+    compare_runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(comparison_module, "plotly_renderer_installed", lambda: False)
     c = compare(compare_runs["ids"])
     first = c._repr_mimebundle_()
     second = c._repr_mimebundle_()
@@ -111,6 +114,48 @@ def test_plotlyjs_modes(
     assert (f'src="{comparison_module.PLOTLY_CDN}"' in html) is (mode == "cdn")
     with pytest.raises(InvalidParameterError, match="mode"):
         set_plotlyjs("sometimes")
+
+
+def test_the_plotly_renderer_of_this_venv_is_found() -> None:
+    comparison_module.plotly_renderer_installed.cache_clear()
+    assert comparison_module.plotly_renderer_installed()  # plotly ships jupyterlab-plotly
+
+
+@pytest.mark.parametrize(
+    ("mode", "renderer", "mime"),
+    [
+        ("auto", True, True),
+        ("auto", False, False),
+        ("mimetype", False, True),
+        ("once", True, False),
+    ],
+)
+def test_ipython_display_uses_the_plotly_mimetype_where_it_renders(
+    compare_runs: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    renderer: bool,
+    mime: bool,
+) -> None:
+    import IPython.display
+
+    shown: list[dict[str, Any]] = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    monkeypatch.setattr(comparison_module, "plotly_renderer_installed", lambda: renderer)
+    set_plotlyjs(mode)
+    compare(compare_runs["ids"])._ipython_display_()
+    if not mime:
+        (bundle,) = shown
+        assert len(bundle["text/html"]) > PLOTLYJS_BYTES  # plotly.js, once
+        return
+    summary, *figures = shown
+    assert "Params that differ" in summary["text/html"] and "<script" not in summary["text/html"]
+    assert len(figures) == 4
+    for bundle in figures:
+        spec = bundle[comparison_module.PLOTLY_MIME]
+        assert spec["data"] and spec["config"]["displaylogo"] is False
+        assert bundle["text/plain"].startswith("<plotly figure")
+    assert len(json.dumps(shown)) < 200_000  # no plotly.js anywhere
 
 
 def test_figure_html_waits_for_plotly_and_escapes_script_end() -> None:

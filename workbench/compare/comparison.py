@@ -4,20 +4,27 @@ A :class:`RunComparison` renders in a notebook cell (``_repr_mimebundle_``: text
 summary and the figures), in Panel and the dashboard (``__panel__``), and exports to a
 self-contained HTML file (``save_html``).
 
-How plotly.js reaches a notebook (see docs/ui.md): figures in the HTML output need plotly.js,
-which must not come from a CDN (notebooks here are offline) and must not be copied into every
-output (a saved notebook would grow by 4.6 MB per cell). The default, ``"once"``, embeds
-plotly.js in the first comparison shown by a Python process and makes later outputs wait for
-it, so a saved or papermill-executed notebook carries it once. ``set_plotlyjs("none")`` never
-embeds it (the outputs stay a few KB: tables, and figures wherever plotly.js is already loaded),
-``"inline"`` embeds it in every output, ``"cdn"`` links plotly's CDN. The environment variable
-``WORKBENCH_PLOTLYJS`` sets the mode too (useful for papermill runs).
+How figures reach a notebook (see docs/ui.md): where JupyterLab's plotly renderer is installed
+(the ``jupyterlab-plotly`` extension that ships with plotly, found in the kernel's Jupyter data
+paths), the default mode ``"auto"`` shows the tables as HTML and each figure as plotly's own mime
+bundle (``application/vnd.plotly.v1+json``, the figure's JSON: a few KB), drawn by the renderer's
+copy of plotly.js, so no output carries plotly.js. Without the renderer, figures in the HTML
+output need plotly.js, which must not come from a CDN (notebooks here are offline) and must not
+be copied into every output (a saved notebook would grow by 4.6 MB per cell): ``"auto"`` then
+acts as ``"once"``, which embeds plotly.js in the first comparison shown by a Python process and
+makes later outputs wait for it, so a saved or papermill-executed notebook carries it once.
+``"mimetype"`` always uses the mime bundle, ``"none"`` never embeds plotly.js (the outputs stay
+a few KB: tables, and figures wherever plotly.js is already loaded), ``"inline"`` embeds it in
+every output, ``"cdn"`` links plotly's CDN. The environment variable ``WORKBENCH_PLOTLYJS`` sets
+the mode too (useful for papermill runs).
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
+import json
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -35,9 +42,17 @@ if TYPE_CHECKING:
 
     from workbench.client import Workbench
 
-__all__ = ["PLOTLYJS_MODES", "RunComparison", "compare", "set_plotlyjs"]
+__all__ = [
+    "PLOTLYJS_MODES",
+    "RunComparison",
+    "compare",
+    "plotly_renderer_installed",
+    "set_plotlyjs",
+]
 
-PLOTLYJS_MODES = ("once", "inline", "cdn", "none")
+PLOTLYJS_MODES = ("auto", "mimetype", "once", "inline", "cdn", "none")
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+PLOTLY_LABEXTENSION = "jupyterlab-plotly"
 PLOTLY_CDN = "https://cdn.plot.ly/plotly-3.0.1.min.js"
 _state: dict[str, Any] = {"mode": None, "embedded": False}
 _state_lock = threading.Lock()
@@ -45,8 +60,9 @@ _figure_ids = itertools.count()
 
 
 def set_plotlyjs(mode: str | None) -> None:
-    """How notebook outputs get plotly.js: ``"once"`` (default), ``"inline"``, ``"cdn"``,
-    ``"none"``; ``None`` goes back to ``WORKBENCH_PLOTLYJS`` or the default.
+    """How notebook outputs show figures: ``"auto"`` (default), ``"mimetype"``, ``"once"``,
+    ``"inline"``, ``"cdn"``, ``"none"`` (see the module docstring); ``None`` goes back to
+    ``WORKBENCH_PLOTLYJS`` or the default.
 
     ``"once"`` embeds it in the first comparison output of the process only; call
     ``set_plotlyjs("once")`` again to embed it in the next output (e.g. after clearing the
@@ -59,9 +75,36 @@ def set_plotlyjs(mode: str | None) -> None:
         _state["embedded"] = False
 
 
+@functools.cache
+def plotly_renderer_installed() -> bool:
+    """Whether JupyterLab's plotly renderer (the ``jupyterlab-plotly`` extension) is installed
+    where this Python's Jupyter looks for extensions."""
+    try:
+        from jupyter_core.paths import jupyter_path
+    except ImportError:  # no Jupyter here at all
+        return False
+    return any(
+        (Path(folder) / PLOTLY_LABEXTENSION / "package.json").is_file()
+        for folder in jupyter_path("labextensions")
+    )
+
+
 def _plotlyjs_mode() -> str:
-    mode = _state["mode"] or os.environ.get("WORKBENCH_PLOTLYJS", "once").strip().lower()
-    return mode if mode in PLOTLYJS_MODES else "once"
+    """The mode in force, with ``"auto"`` resolved to ``"mimetype"`` or ``"once"``."""
+    mode = _state["mode"] or os.environ.get("WORKBENCH_PLOTLYJS", "auto").strip().lower()
+    if mode not in PLOTLYJS_MODES:
+        mode = "auto"
+    if mode == "auto":
+        return "mimetype" if plotly_renderer_installed() else "once"
+    return str(mode)
+
+
+def figure_bundle(fig: go.Figure, title: str = "figure") -> dict[str, Any]:
+    """Plotly's mime bundle for ``fig`` (drawn by JupyterLab's plotly renderer), with a text
+    line for frontends without it."""
+    spec = json.loads(fig.to_json())
+    spec["config"] = {"responsive": True, "displaylogo": False}
+    return {PLOTLY_MIME: spec, "text/plain": f"<plotly figure: {title}>"}
 
 
 def _plotlyjs_for_output() -> str:
@@ -278,6 +321,19 @@ class RunComparison:
             encoding="utf-8",
         )
         return target
+
+    def _ipython_display_(self) -> None:
+        """In IPython: the tables as HTML and, in the ``mimetype`` mode, each figure as plotly's
+        mime bundle (one output each); otherwise :meth:`_repr_mimebundle_`."""
+        from IPython import display as ipython_display
+
+        display: Any = ipython_display.display  # untyped
+        if _plotlyjs_mode() != "mimetype":
+            display(self._repr_mimebundle_(), raw=True)
+            return
+        display({"text/plain": repr(self), "text/html": self.summary_html()}, raw=True)
+        for name, figure in self.figures().items():
+            display(figure_bundle(figure, name.replace("_", " ")), raw=True)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         figures = self.figures()
