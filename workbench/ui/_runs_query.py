@@ -13,6 +13,7 @@ each is followed by its matching descendants (at most ``max_children``), drawn i
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,9 +87,13 @@ _BASE_SQL = {
 }
 
 
-def _matching(query: RunsQuery) -> tuple[str, list[str], dict[str, Any]]:
+def _matching(query: RunsQuery, *, flag: bool = False) -> tuple[str, list[str], dict[str, Any]]:
     """SQL of the matching runs (run_id, parent_id, base columns, sort keys ``__o<i>``), the
-    ORDER BY terms over those sort keys, and the parameters."""
+    ORDER BY terms over those sort keys, and the parameters.
+
+    With ``flag`` the SQL selects every run of the experiments and says in ``__match`` whether
+    it matches the filter (the grouped view needs the parents of matching runs too).
+    """
     compiled = compile_over_views(query.filter, query.order_by)
     where, keys, order, joins = compiled.where, compiled.sort_keys, compiled.order, compiled.joins
     parameters: dict[str, Any] = dict(compiled.parameters)
@@ -97,12 +102,18 @@ def _matching(query: RunsQuery) -> tuple[str, list[str], dict[str, Any]]:
         experiments = "list_contains($__experiments, e.name)"
         parameters["__experiments"] = list(query.experiments)
     base = ", ".join(f"{sql} AS {name}" for name, sql in _BASE_SQL.items())
+    match = f", coalesce(({where}), FALSE) AS __match" if flag else ""
+    condition = experiments if flag else f"{experiments} AND ({where})"
     sql = (
-        f"SELECT r.run_id, r.parent_id, {base}, {', '.join(keys)} "
+        f"SELECT r.run_id, r.parent_id, {base}, {', '.join(keys)}{match} "
         "FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
-        f"{joins} WHERE {experiments} AND ({where})"
+        f"{joins} WHERE {condition}"
     )
     return sql, order, parameters
+
+
+# The tie-breakers compile_over_views appends to every order_by (newest first, then run id).
+_TIE_BREAKERS = len(compile_over_views(None, None).order)
 
 
 def _page_rows(
@@ -111,37 +122,90 @@ def _page_rows(
     """The page's top-level runs and (grouped) their matching descendants, and the number of
     top-level rows. Columns: run_id, parent_id, root_id, depth, n_descendants, base columns.
 
-    One statement: the matching set is computed once (materialized), the page is a top-N over
-    it, and descendants are found by a recursive walk from the page's runs only.
+    One statement: the matching set is computed once (materialized) and the page is a top-N
+    over it.
     """
-    matching, order, parameters = _matching(query)
-    roots = "TRUE"
     if query.group_nested:
-        roots = "parent_id IS NULL OR parent_id NOT IN (SELECT run_id FROM m)"
-    walk = (
-        "UNION ALL SELECT m.run_id, d.root_id, d.depth + 1 FROM m JOIN d "
-        "ON m.parent_id = d.run_id WHERE d.depth < 8"
-        if query.group_nested
-        else ""
-    )
+        return _grouped_rows(client, query, offset, limit)
+    matching, order, parameters = _matching(query)
     order_sql = ", ".join(order)
-    sql = f"""WITH RECURSIVE
-        m AS MATERIALIZED ({matching}),
-        page AS MATERIALIZED (
-            SELECT run_id, count(*) OVER () AS __total FROM m WHERE {roots}
-            ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}),
-        d(run_id, root_id, depth) AS (SELECT run_id, run_id, 0 FROM page {walk})
+    sql = f"""WITH m AS MATERIALIZED ({matching})
         SELECT m.* EXCLUDE ({", ".join(o.split(" ")[0] for o in order)}),
-               d.root_id, d.depth, p.__total,
-               count(*) OVER (PARTITION BY d.root_id) - 1 AS n_descendants,
-               row_number() OVER (PARTITION BY d.root_id ORDER BY d.depth, {order_sql}) AS __n
-        FROM d JOIN m USING (run_id) JOIN page p ON p.run_id = d.root_id
-        QUALIFY d.depth = 0 OR __n <= {int(query.max_children) + 1}
-        ORDER BY d.depth, {order_sql}"""
+               m.run_id AS root_id, 0 AS depth, m.parent_id AS shown_parent,
+               count(*) OVER () AS __total, 0 AS n_descendants
+        FROM m ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}"""
+    frame = client.sql(sql, **parameters)
+    if frame.empty:
+        total = client.sql(f"WITH m AS ({matching}) SELECT count(*) AS n FROM m", **parameters)
+        return frame, int(total["n"].iloc[0])
+    return frame, int(frame["__total"].iloc[0])
+
+
+def _grouped_rows(
+    client: Workbench, query: RunsQuery, offset: int, limit: int
+) -> tuple[pd.DataFrame, int]:
+    """Rows of the grouped view: a page of trees, each a top-level run with its matching
+    descendants.
+
+    A tree is on the pages when any of its runs matches the filter (a parent whose child
+    matches is shown with that child, the child is not promoted to the top level), so the
+    total is the number of top-level runs matching, with or without a filter. Trees are
+    ordered by their representative: the top-level run itself when it matches and has the
+    first sort key, else its first matching descendant in the requested order (a sweep sorts
+    by its best trial); trees in which no run has the key come last, in either direction.
+    A descendant whose parent does not match hangs under its nearest shown ancestor
+    (``shown_parent``, ``depth`` counts shown levels).
+    """
+    scope, order, parameters = _matching(query, flag=True)
+    names = [o.split(" ")[0] for o in order]
+    n_user = len(order) - _TIE_BREAKERS
+    order_sql = ", ".join(order)
+    representative = ", ".join(names[:n_user]) if n_user else "NULL AS __none"
+    first_key = f"{names[0]} IS NOT NULL" if n_user else "TRUE"
+    ties = ", ".join(names[n_user:])
+    sql = f"""WITH RECURSIVE
+        s AS MATERIALIZED ({scope}),
+        t(run_id, root_id, depth, shown, shown_parent, shown_depth) AS (
+            SELECT run_id, run_id, 0, TRUE, NULL::VARCHAR, 0 FROM s
+            WHERE parent_id IS NULL OR parent_id NOT IN (SELECT run_id FROM s)
+            UNION ALL
+            SELECT s.run_id, t.root_id, t.depth + 1, s.__match,
+                   CASE WHEN t.shown THEN t.run_id ELSE t.shown_parent END,
+                   CASE WHEN t.shown THEN t.shown_depth + 1 ELSE t.shown_depth END
+            FROM s JOIN t ON s.parent_id = t.run_id WHERE t.depth < 8),
+        tree AS MATERIALIZED (SELECT t.*, s.* EXCLUDE (run_id) FROM t JOIN s USING (run_id)),
+        rep AS (
+            SELECT root_id, {representative} FROM tree WHERE __match
+            QUALIFY row_number() OVER (
+                PARTITION BY root_id ORDER BY (depth = 0 AND {first_key}) DESC,
+                {order_sql}, depth) = 1),
+        tops AS (
+            SELECT rep.* EXCLUDE (root_id), tree.run_id, {ties} FROM rep
+            JOIN tree ON tree.run_id = rep.root_id),
+        page AS MATERIALIZED (
+            SELECT run_id, count(*) OVER () AS __total,
+                   row_number() OVER (ORDER BY {order_sql}) AS __rank FROM tops
+            ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)})
+        SELECT tree.* EXCLUDE ({", ".join(names)}, shown, depth, shown_depth, __match),
+               tree.shown_depth AS depth, p.__total, p.__rank,
+               count(*) OVER (PARTITION BY tree.root_id) - 1 AS n_descendants,
+               row_number() OVER (
+                   PARTITION BY tree.root_id ORDER BY tree.depth, {order_sql}) AS __n
+        FROM tree JOIN page p ON p.run_id = tree.root_id
+        WHERE tree.depth = 0 OR tree.__match
+        QUALIFY tree.depth = 0 OR __n <= {int(query.max_children) + 1}
+        ORDER BY tree.depth, p.__rank, {order_sql}"""
     frame = client.sql(sql, **parameters)
     if frame.empty:
         total = client.sql(
-            f"WITH m AS ({matching}) SELECT count(*) AS n FROM m WHERE {roots}", **parameters
+            f"""WITH RECURSIVE s AS MATERIALIZED ({scope}),
+            t(run_id, root_id, depth) AS (
+                SELECT run_id, run_id, 0 FROM s
+                WHERE parent_id IS NULL OR parent_id NOT IN (SELECT run_id FROM s)
+                UNION ALL SELECT s.run_id, t.root_id, t.depth + 1
+                FROM s JOIN t ON s.parent_id = t.run_id WHERE t.depth < 8)
+            SELECT count(DISTINCT root_id) AS n FROM t JOIN s USING (run_id) WHERE __match""",
+            **parameters,
         )
         return frame, int(total["n"].iloc[0])
     return frame, int(frame["__total"].iloc[0])
@@ -149,16 +213,17 @@ def _page_rows(
 
 def _tree_order(frame: pd.DataFrame) -> list[tuple[str, int, int]]:
     """(run_id, depth, descendants) in display order: each top-level run, then its descendants
-    depth-first, siblings in query order. ``frame`` is ordered by depth, then query order."""
+    depth-first under their nearest shown ancestor, siblings in query order. ``frame`` is
+    ordered by depth, then query order."""
     children: dict[str, list[str]] = {}
     depth_of: dict[str, int] = {}
     roots: list[str] = []
     counts: dict[str, int] = {}
-    for run_id, parent_id, depth, n in frame[
-        ["run_id", "parent_id", "depth", "n_descendants"]
+    for run_id, parent_id, root_id, depth, n in frame[
+        ["run_id", "shown_parent", "root_id", "depth", "n_descendants"]
     ].itertuples(index=False):
         depth_of[run_id] = int(depth)
-        if depth == 0:
+        if run_id == root_id:
             roots.append(run_id)
             counts[run_id] = int(n)
         else:
@@ -249,9 +314,9 @@ def fetch_page(
     ids = [r for r, _, _ in rows]
     hidden = {
         str(root): int(n) - int((found["root_id"] == root).sum() - 1)
-        for root, n in found.loc[found["depth"] == 0, ["run_id", "n_descendants"]].itertuples(
-            index=False
-        )
+        for root, n in found.loc[
+            found["run_id"] == found["root_id"], ["run_id", "n_descendants"]
+        ].itertuples(index=False)
     }
     base = found.set_index("run_id").reindex(ids)
     values = _values(client, ids, order)
@@ -273,33 +338,87 @@ def fetch_page(
 def list_columns(client: Workbench, query: RunsQuery | None = None) -> dict[str, list[str]]:
     """The columns a user can show: base attributes and every params/metrics/tags key.
 
-    Keys are those of the query's experiments (all experiments when none is chosen).
+    Keys are those of the query's experiments (all experiments when none is chosen). Params
+    and metrics come most useful first: the objectives of the sweeps in scope, then the keys
+    most runs carry, then by name. ``internal`` lists the keys workbench itself logs for its
+    own bookkeeping (the settings of a sweep's parent run such as ``params.directions``,
+    ``workbench.*`` keys): they can be shown but are never among :func:`default_columns`.
     """
     experiments = list(query.experiments) if query and query.experiments else None
-    scope = (
-        "WHERE run_id IN (SELECT run_id FROM runs WHERE list_contains($__experiments, experiment))"
-        if experiments
-        else ""
-    )
+    scope = "WHERE list_contains($__experiments, r.experiment)" if experiments else ""
     parameters = {"__experiments": experiments} if experiments else {}
     keys = client.sql(
-        f"SELECT 'params' AS kind, key FROM (SELECT DISTINCT key FROM params {scope}) "
-        f"UNION ALL SELECT 'metrics', key FROM (SELECT DISTINCT key FROM metrics {scope}) "
-        f"UNION ALL SELECT 'tags', key FROM (SELECT DISTINCT key FROM tags {scope}) "
-        "ORDER BY 1, 2",
+        f"""WITH s AS MATERIALIZED (
+            SELECT r.run_id, coalesce(k.value = '{_SWEEP_KIND}', FALSE) AS bookkeeping
+            FROM runs r LEFT JOIN tags k ON k.run_id = r.run_id AND k.key = '{_KIND_TAG}'
+            {scope}),
+        found AS (
+            SELECT 'params' AS kind, key, bookkeeping, run_id FROM params JOIN s USING (run_id)
+            UNION ALL SELECT 'metrics', key, bookkeeping, run_id FROM metrics JOIN s USING (run_id)
+            UNION ALL SELECT 'tags', key, bookkeeping, run_id FROM tags JOIN s USING (run_id))
+        SELECT kind, key, count(*) FILTER (WHERE NOT bookkeeping) AS n FROM found
+        GROUP BY kind, key ORDER BY kind, n DESC, key""",
         **parameters,
     )
+    objectives = _sweep_objectives(client, scope, parameters)
     result: dict[str, list[str]] = {"attributes": list(BASE_COLUMNS)}
+    internal: list[str] = []
     for kind in KINDS:
-        result[kind] = [f"{kind}.{k}" for k in keys.loc[keys["kind"] == kind, "key"]]
+        rows = keys.loc[keys["kind"] == kind]
+        ranked = list(zip(rows["key"].astype(str), rows["n"].astype(int), strict=True))
+        if kind == "metrics":  # objectives first, in their order; the sort is stable
+            ranked.sort(
+                key=lambda item: (
+                    objectives.index(item[0]) if item[0] in objectives else len(objectives)
+                )
+            )
+        result[kind] = [f"{kind}.{key}" for key, _ in ranked]
+        internal += [
+            f"{kind}.{key}"
+            for key, n in ranked
+            if key.startswith("workbench.") or (kind != "tags" and n == 0 and key not in objectives)
+        ]
+    result["internal"] = internal
     return result
 
 
+_KIND_TAG = "workbench.kind"
+_SWEEP_KIND = "sweep"  # the parent run of a sweep: its params are the sweep's settings
+
+
+def _sweep_objectives(client: Workbench, scope: str, parameters: Mapping[str, Any]) -> list[str]:
+    """The metric names the sweeps in scope log their objective values under, in order."""
+    frame = client.sql(
+        f"""SELECT p.value FROM runs r
+            JOIN tags k ON k.run_id = r.run_id AND k.key = '{_KIND_TAG}'
+                AND k.value = '{_SWEEP_KIND}'
+            JOIN params p ON p.run_id = r.run_id AND p.key = 'metric_names'
+            {scope} ORDER BY r.start_time DESC""",
+        **parameters,
+    )
+    names: list[str] = []
+    for text in frame["value"]:
+        try:
+            value = json.loads(str(text))
+        except ValueError:
+            value = [text]
+        for name in value if isinstance(value, list) else [value]:
+            if str(name) not in names:
+                names.append(str(name))
+    return names
+
+
 def default_columns(available: Mapping[str, Sequence[str]]) -> list[str]:
-    """Base attributes, then the first few params and metrics (internal tags left out)."""
+    """Base attributes, then the key metrics, then the user's params (at most a few each).
+
+    Keys workbench logs for itself (``available["internal"]``: a sweep's ``directions``,
+    ``workbench.*`` keys) are never chosen; the order is that of :func:`list_columns`.
+    """
+    internal = set(available.get("internal", ()))
     chosen = list(available.get("attributes", BASE_COLUMNS))
-    chosen += list(available.get("params", []))[:MAX_DEFAULT_PER_KIND]
-    chosen += list(available.get("metrics", []))[:MAX_DEFAULT_PER_KIND]
+    for kind in ("metrics", "params"):
+        keys = [c for c in available.get(kind, []) if c not in internal]
+        chosen += keys[:MAX_DEFAULT_PER_KIND]
     return chosen
 
 
