@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import functools
 import html
 import logging
 import os
-from collections.abc import Callable
+import re
+import sys
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -18,21 +23,183 @@ logger = logging.getLogger("workbench.ui")
 
 EXTENSIONS = ("tabulator", "plotly")
 INLINE_ENV = "WORKBENCH_PANEL_INLINE"
+RESOURCES_ENV = "WORKBENCH_PANEL_RESOURCES"
+RESOURCE_MODES = ("jupyter", "inline", "cdn")
+# Where Panel's Jupyter server extension (enabled when panel is installed) serves Bokeh's and
+# Panel's JavaScript and CSS, under the server's base URL.
+JUPYTER_PREFIX = "panel-preview/"
 _TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+# The loader's URLs are relative ("static/..."); the page's Jupyter base URL is known only there.
+_RELATIVE_URL = re.compile(r"""(["'])static/""")
+_ROOT_JS = """window.__workbench_panel_root = (function () {
+  var base = "/";
+  var el = document.getElementById("jupyter-config-data");
+  if (el) { try { base = JSON.parse(el.textContent).baseUrl || "/"; } catch (e) {} }
+  else { console.warn("workbench.ui.extension(): not in JupyterLab or Notebook 7; Panel's " +
+    "JavaScript may not load. Use workbench.ui.extension(resources='inline') there."); }
+  return base.replace(/\\/?$/, "/") + "@PREFIX@";
+})();
+""".replace("@PREFIX@", JUPYTER_PREFIX)
 
 
-def extension(*, inline: bool | None = None, **kwargs: Any) -> None:
+def extension(*, resources: str | None = None, inline: bool | None = None, **kwargs: Any) -> None:
     """Load Panel and the JavaScript the workbench widgets need, in a notebook.
 
-    Call it once at the top of a notebook, before showing a widget. ``inline=True`` (the
-    default, or ``WORKBENCH_PANEL_INLINE=1``) ships Panel's JavaScript inside the notebook, so
-    the widgets work in a JupyterLab without internet, at the price of a saved notebook about
-    17 MB larger; ``inline=False`` loads it from a CDN (small notebooks, needs internet).
-    See docs/ui.md for what to use in papermill reports.
+    Call it once at the top of a notebook, before showing a widget. ``resources`` says where the
+    browser gets Panel's JavaScript (about 17 MB) and CSS; nothing comes from the internet
+    except with ``"cdn"``:
+
+    * ``"jupyter"`` (default): from the Jupyter server showing the notebook (Panel's server
+      extension, enabled when panel is installed), once per browser session and cached. The
+      notebook carries a loader of about 20 KB, not the bundle. Needs JupyterLab or Notebook 7
+      served from an environment with panel; elsewhere (VS Code, nbviewer) use ``"inline"``.
+    * ``"inline"``: inside the notebook, so the widgets work in any frontend without internet, at
+      the price of a saved notebook about 17 MB larger.
+    * ``"cdn"``: from Panel's CDN (needs internet).
+
+    In every mode the widgets' stylesheets are inlined in their outputs. ``inline=True`` or
+    ``False`` (or ``WORKBENCH_PANEL_INLINE=1``/``0``) is the older spelling of ``"inline"`` and
+    ``"cdn"``; ``WORKBENCH_PANEL_RESOURCES`` sets the default. See docs/ui.md.
     """
-    if inline is None:
-        inline = os.environ.get(INLINE_ENV, "1").strip().lower() in _TRUE
-    pn.extension(*EXTENSIONS, inline=inline, **kwargs)
+    mode = _resource_mode(resources, inline)
+    if mode == "cdn":
+        pn.extension(*EXTENSIONS, inline=False, **kwargs)
+        return
+    if mode == "inline":
+        pn.extension(*EXTENSIONS, inline=True, **kwargs)
+    else:
+        with _panel_loads_from_jupyter():
+            pn.extension(*EXTENSIONS, inline=True, **kwargs)
+    _inline_stylesheets_of_later_models()
+
+
+def _resource_mode(resources: str | None, inline: bool | None) -> str:
+    from workbench import _validation as v
+
+    if resources is not None and inline is not None:
+        raise v.fail("inline", "workbench.ui.extension", "None when resources= is given", inline)
+    if resources is None and inline is not None:
+        resources = "inline" if inline else "cdn"
+    if resources is None:
+        resources = os.environ.get(RESOURCES_ENV, "").strip().lower() or None
+    if resources is None and os.environ.get(INLINE_ENV, "").strip():
+        flag = os.environ[INLINE_ENV].strip().lower()
+        resources = "inline" if flag in _TRUE else "cdn" if flag in _FALSE else None
+    resources = resources or "jupyter"
+    if resources not in RESOURCE_MODES:
+        raise v.fail("resources", "workbench.ui.extension", f"one of {RESOURCE_MODES}", resources)
+    return resources
+
+
+def jupyter_loader_js(*, reloading: bool = False, load_timeout: int = 5000) -> str:
+    """Panel's notebook loader with every asset read from the Jupyter server (see
+    :func:`extension`): the same script ``pn.extension(inline=False)`` publishes, its relative
+    ``static/...`` URLs resolved against the page's Jupyter base URL, and without the RequireJS
+    configuration (CDN URLs used only by the classic Notebook < 7)."""
+    from bokeh.resources import Resources as BokehResources
+    from panel.io.notebook import _autoload_js, require_components
+    from panel.io.resources import Resources, bundle_resources, set_resource_mode
+
+    with set_resource_mode("server"):
+        resources = Resources.from_bokeh(BokehResources(mode="server"), notebook=True)
+        bundle = bundle_resources(
+            None, resources, notebook=True, reloading=reloading, enable_mathjax=False
+        )
+        *_, skip_imports = require_components()
+        script: str = _autoload_js(
+            bundle=bundle,
+            configs=[],
+            requirements=[],
+            exports={},
+            skip_imports=skip_imports,
+            ipywidget="ipywidgets_bokeh" in sys.modules,
+            reloading=reloading,
+            load_timeout=load_timeout,
+        )
+    rooted, found = _RELATIVE_URL.subn(r"window.__workbench_panel_root+\1static/", script)
+    if not found:
+        raise RuntimeError(
+            "Panel's notebook loader has no relative static/ URL to point at the Jupyter "
+            f"server (panel {pn.__version__}). Use workbench.ui.extension(resources='inline')."
+        )
+    return _ROOT_JS + rooted
+
+
+@contextlib.contextmanager
+def _panel_loads_from_jupyter() -> Iterator[None]:
+    """While ``pn.extension()`` runs, its notebook loader publishes :func:`jupyter_loader_js`
+    instead of the inline bundle (Panel has no such mode of its own in notebooks)."""
+    import panel.io.notebook
+
+    notebook: Any = panel.io.notebook  # untyped; the names load_notebook itself uses
+    original = notebook.load_notebook
+
+    def load_notebook(
+        inline: bool = True,
+        reloading: bool = False,
+        enable_mathjax: Any = "auto",
+        load_timeout: int = 5000,
+    ) -> None:
+        from IPython.display import publish_display_data
+
+        script = jupyter_loader_js(reloading=reloading, load_timeout=load_timeout)
+        css = (notebook.PANEL_DIR / "_templates" / "jupyter.css").read_text(encoding="utf-8")
+        shim = '<script type="esms-options">{"shimMode": true}</script>'
+        publish_display_data(data={"text/html": f"{shim}<style>{css}</style>"})
+        publish_display_data({"application/javascript": script, notebook.LOAD_MIME: script})
+        notebook.bokeh.io.notebook.curstate().output_notebook()
+        comms = "\n".join(
+            [notebook.PYVIZ_PROXY, notebook._JupyterCommManager.js_manager, notebook.nb_mime_js]
+        )
+        publish_display_data(data={notebook.LOAD_MIME: comms, "application/javascript": comms})
+
+    notebook.load_notebook = load_notebook
+    try:
+        yield
+    finally:
+        notebook.load_notebook = original
+
+
+def _inline_stylesheets_of_later_models() -> None:
+    """Stylesheets of models created after a widget was first shown (a view rebuilt by a
+    callback, a pane replaced, ...) never reach the network either.
+
+    Panel inlines the stylesheets of a notebook output when it is first rendered, but models
+    sent later over the comm kept links to its CDN (``loading.css``, ``native.css``,
+    ``default.css``, ``markdown.css``). From here on, a stylesheet linked from Panel's CDN or
+    its local ``static/extensions/panel/`` path whose file ships with panel becomes a
+    ``data:`` URL of that file (same CSS, no request). Installed once per process.
+    """
+    from bokeh.models import ImportedStyleSheet
+
+    if getattr(ImportedStyleSheet, "_workbench_local", False):
+        return
+    original = ImportedStyleSheet.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(kwargs.get("url"), str):
+            kwargs["url"] = local_stylesheet_url(kwargs["url"])
+        original(self, *args, **kwargs)
+
+    ImportedStyleSheet.__init__ = __init__  # type: ignore[method-assign]
+    ImportedStyleSheet._workbench_local = True  # type: ignore[attr-defined]
+
+
+@functools.cache
+def local_stylesheet_url(url: str) -> str:
+    """``url`` as a ``data:`` URL of panel's own copy of the file when it names one of Panel's
+    stylesheets (on its CDN or under ``static/extensions/panel/``); else ``url`` unchanged."""
+    from panel.io.resources import CDN_DIST, DIST_DIR, LOCAL_DIST
+
+    path = url.split("?", 1)[0]
+    for prefix in (CDN_DIST, LOCAL_DIST):
+        if path.startswith(prefix) and path.endswith(".css"):
+            local = DIST_DIR / path[len(prefix) :]
+            if local.is_file() and DIST_DIR.resolve() in local.resolve().parents:
+                data = base64.b64encode(local.read_bytes()).decode("ascii")
+                return f"data:text/css;base64,{data}"
+    return url
 
 
 def get_client(client: Workbench | None) -> Workbench:
