@@ -145,7 +145,7 @@ def test_metric_curves_validates_arguments_and_handles_no_history() -> None:
 
 def test_curve_keys_prefers_series_over_single_values() -> None:
     assert _data.curve_keys(history_frame()) == ["loss"]
-    assert _data.curve_keys(history_frame()[history_frame()["key"] == "acc"]) == ["acc"]
+    assert _data.curve_keys(history_frame()[history_frame()["key"] == "acc"]) == []  # bars
     assert _data.curve_keys(history_frame().iloc[:0]) == []
 
 

@@ -73,3 +73,25 @@ def test_empty_views_say_why(compare_runs: dict[str, Any]) -> None:
 def test_run_colors_cycle() -> None:
     colors = run_colors([f"r{i}" for i in range(12)])
     assert colors["r0"] == colors["r10"] == PALETTE[0]
+
+
+def test_single_value_metrics_are_bars_not_dots_on_a_step_axis(store_dir: Any) -> None:
+    import workbench as wb
+    from workbench.compare import compare
+
+    ids = []
+    for i in range(3):
+        with wb.start_run("exp", f"trial-{i}") as run:
+            run.log_param("x", i)
+            run.log_metrics({"auc": 0.7 + i / 10, "f1": 0.5 + i / 10})
+        ids.append(run.run_id)
+    wb.flush()
+    comparison = compare(ids)
+    figures = comparison.figures()
+    assert "metric_history" not in figures  # nothing to draw over steps
+    assert {"final_metrics", "parallel_coordinates"} <= set(figures)
+    fig = plot_metric_history(ids)
+    assert {t.type for t in fig.data} == {"bar"}  # asked for anyway: bars, one per run
+    assert [list(t.x) for t in fig.data] == [["trial-0", "trial-1", "trial-2"]] * 2
+    np.testing.assert_allclose(fig.data[0].y, [0.7, 0.8, 0.9])
+    assert "one per run" in fig.layout.title.text

@@ -231,13 +231,13 @@ def metric_curves(
 
 
 def curve_keys(history: pd.DataFrame) -> list[str]:
-    """The metrics worth drawing as curves: those with more than one point in some run (all
-    metrics when none has), sorted."""
+    """The metrics worth drawing as curves: those with more than one point in some run,
+    sorted. Empty when every metric has one value per run: those are compared as bars
+    (:func:`workbench.compare.plot_final_metrics`), not as dots on a made-up step axis."""
     if history.empty:
         return []
     counts = history.groupby(["key", "run_id"]).size().groupby(level="key").max()
-    series = sorted(counts[counts > 1].index)
-    return series or sorted(counts.index)
+    return sorted(str(k) for k in counts[counts > 1].index)
 
 
 def _is_numeric(series: pd.Series) -> bool:

@@ -261,7 +261,7 @@ class RunComparison:
         figures: dict[str, go.Figure] = {}
         if self.runs.empty:
             return figures
-        if not self.history().empty:
+        if _data.curve_keys(self.history()):  # single values are the final-metrics bars
             figures["metric_history"] = self.plot_metric_history()
         if _data.metric_keys(self.runs):
             figures["final_metrics"] = self.plot_final_metrics()

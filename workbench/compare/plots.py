@@ -77,12 +77,17 @@ def plot_metric_history(
 ) -> go.Figure:
     """Metric curves of the runs overlaid, one panel per metric.
 
+    Metrics with one value per run have no curve to draw: when no chosen metric has more
+    than one point in a run, the values are drawn as bars, one panel per metric (as
+    :func:`plot_final_metrics`).
+
     Parameters
     ----------
     runs
         Run ids, a ``search_runs`` DataFrame, a sweep, or a ``RunComparison``.
     keys
-        Metrics to draw (default: every metric with more than one point, else all).
+        Metrics to draw (default: every metric with more than one point in some run; all
+        metrics when none has).
     x
         ``"step"``, ``"time"`` or ``"relative"`` (seconds since each run started).
     smoothing
@@ -91,7 +96,7 @@ def plot_metric_history(
     """
     comparison = _comparison(runs, "plot_metric_history")
     if keys is None:
-        keys = _data.curve_keys(comparison.history())
+        keys = _data.curve_keys(comparison.history()) or None
     curves = comparison.curves(keys=keys, x=x, smoothing=smoothing)
     return draw_metric_history(curves, comparison.labels, x=x, smoothing=smoothing)
 
@@ -105,6 +110,8 @@ def draw_metric_history(
     title = "Metric history"
     if curves.empty:
         return _empty(title, "No metric history logged by these runs.")
+    if curves.groupby(["key", "run"], sort=False).size().max() <= 1:
+        return _single_values(curves, labels)
     keys = list(dict.fromkeys(curves["key"]))
     colors = run_colors(labels)
     fig = make_subplots(
@@ -155,6 +162,17 @@ def draw_metric_history(
         height=max(320, 260 * len(keys)),
         hovermode="closest",
     )
+    return fig
+
+
+def _single_values(curves: pd.DataFrame, labels: Sequence[str]) -> go.Figure:
+    """Metrics with one value per run, as bars (a curve of one point is a dot on a made-up
+    x axis)."""
+    table = pd.DataFrame(
+        {"run": curves["run"], "metric": curves["key"], "value": curves["value"].astype(float)}
+    )
+    fig = draw_final_metrics(table, labels)
+    fig.update_layout(title={"text": "Metric values (one per run, no history to draw)"})
     return fig
 
 
