@@ -53,7 +53,9 @@ def test_loader_reads_every_asset_from_the_jupyter_server() -> None:
         assert cdn not in script
 
 
-def test_panel_stylesheets_become_data_urls() -> None:
+def test_panel_stylesheets_become_data_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ImportedStyleSheet, "__init__", ImportedStyleSheet.__init__)  # restored
+    monkeypatch.setattr(ImportedStyleSheet, "_workbench_local", False, raising=False)
     url = _common.local_stylesheet_url(f"{CDN_DIST}css/markdown.css?v=1")
     assert url.startswith("data:text/css;base64,")
     css = base64.b64decode(url.split(",", 1)[1])
