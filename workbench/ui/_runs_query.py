@@ -92,7 +92,8 @@ def _matching(query: RunsQuery, *, flag: bool = False) -> tuple[str, list[str], 
     ORDER BY terms over those sort keys, and the parameters.
 
     With ``flag`` the SQL selects every run of the experiments and says in ``__match`` whether
-    it matches the filter (the grouped view needs the parents of matching runs too).
+    it matches the filter (the grouped view needs the parents of matching runs too); it then
+    leaves out the base columns (see :func:`_base_columns`).
     """
     compiled = compile_over_views(query.filter, query.order_by)
     where, keys, order, joins = compiled.where, compiled.sort_keys, compiled.order, compiled.joins
@@ -101,15 +102,20 @@ def _matching(query: RunsQuery, *, flag: bool = False) -> tuple[str, list[str], 
     if query.experiments:
         experiments = "list_contains($__experiments, e.name)"
         parameters["__experiments"] = list(query.experiments)
-    base = ", ".join(f"{sql} AS {name}" for name, sql in _BASE_SQL.items())
+    base = "".join(f", {sql} AS {name}" for name, sql in _BASE_SQL.items())
     match = f", coalesce(({where}), FALSE) AS __match" if flag else ""
     condition = experiments if flag else f"{experiments} AND ({where})"
     sql = (
-        f"SELECT r.run_id, r.parent_id, {base}, {', '.join(keys)}{match} "
+        f"SELECT r.run_id, r.parent_id{'' if flag else base}, {', '.join(keys)}{match} "
         "FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
         f"{joins} WHERE {condition}"
     )
     return sql, order, parameters
+
+
+def _base_columns() -> str:
+    """The base columns over ``runs r JOIN experiments e``."""
+    return ", ".join(f"{sql} AS {name}" for name, sql in _BASE_SQL.items())
 
 
 # The tie-breakers compile_over_views appends to every order_by (newest first, then run id).
@@ -125,9 +131,12 @@ def _page_rows(
     One statement: the matching set is computed once (materialized) and the page is a top-N
     over it.
     """
-    if query.group_nested:
+    every_tree = not query.filter.strip() and not query.order_by.strip()
+    if query.group_nested and not every_tree:
         return _grouped_rows(client, query, offset, limit)
     matching, order, parameters = _matching(query)
+    if query.group_nested:  # every run matches: the trees are the top-level runs, in order
+        return _top_level_rows(client, query, matching, order, parameters, offset, limit)
     order_sql = ", ".join(order)
     sql = f"""WITH m AS MATERIALIZED ({matching})
         SELECT m.* EXCLUDE ({", ".join(o.split(" ")[0] for o in order)}),
@@ -137,6 +146,47 @@ def _page_rows(
     frame = client.sql(sql, **parameters)
     if frame.empty:
         total = client.sql(f"WITH m AS ({matching}) SELECT count(*) AS n FROM m", **parameters)
+        return frame, int(total["n"].iloc[0])
+    return frame, int(frame["__total"].iloc[0])
+
+
+def _top_level_rows(
+    client: Workbench,
+    query: RunsQuery,
+    matching: str,
+    order: list[str],
+    parameters: dict[str, Any],
+    offset: int,
+    limit: int,
+) -> tuple[pd.DataFrame, int]:
+    """The grouped view when every run matches (no filter, no order_by): a top-N over the
+    top-level runs, then a walk down from the page's runs only."""
+    order_sql = ", ".join(order)
+    sql = f"""WITH RECURSIVE
+        m AS MATERIALIZED ({matching}),
+        page AS MATERIALIZED (
+            SELECT run_id, count(*) OVER () AS __total,
+                   row_number() OVER (ORDER BY {order_sql}) AS __rank FROM m
+            WHERE parent_id IS NULL OR parent_id NOT IN (SELECT run_id FROM m)
+            ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}),
+        d(run_id, root_id, depth) AS (
+            SELECT run_id, run_id, 0 FROM page
+            UNION ALL SELECT m.run_id, d.root_id, d.depth + 1 FROM m JOIN d
+            ON m.parent_id = d.run_id WHERE d.depth < 8)
+        SELECT m.* EXCLUDE ({", ".join(o.split(" ")[0] for o in order)}),
+               d.root_id, m.parent_id AS shown_parent, d.depth, p.__total, p.__rank,
+               count(*) OVER (PARTITION BY d.root_id) - 1 AS n_descendants,
+               row_number() OVER (PARTITION BY d.root_id ORDER BY d.depth, {order_sql}) AS __n
+        FROM d JOIN m USING (run_id) JOIN page p ON p.run_id = d.root_id
+        QUALIFY d.depth = 0 OR __n <= {int(query.max_children) + 1}
+        ORDER BY d.depth, p.__rank, {order_sql}"""
+    frame = client.sql(sql, **parameters)
+    if frame.empty:
+        total = client.sql(
+            f"WITH m AS ({matching}) SELECT count(*) AS n FROM m "
+            "WHERE parent_id IS NULL OR parent_id NOT IN (SELECT run_id FROM m)",
+            **parameters,
+        )
         return frame, int(total["n"].iloc[0])
     return frame, int(frame["__total"].iloc[0])
 
@@ -154,59 +204,70 @@ def _grouped_rows(
     first sort key, else its first matching descendant in the requested order (a sweep sorts
     by its best trial); trees in which no run has the key come last, in either direction.
     A descendant whose parent does not match hangs under its nearest shown ancestor
-    (``shown_parent``, ``depth`` counts shown levels).
+    (``shown_parent``; ``depth`` counts shown levels).
+
+    Only nested runs are walked to find their top-level run (``up``), and only the page's
+    trees are walked down for display (``d``), so the cost stays that of a top-N.
     """
     scope, order, parameters = _matching(query, flag=True)
     names = [o.split(" ")[0] for o in order]
     n_user = len(order) - _TIE_BREAKERS
     order_sql = ", ".join(order)
-    representative = ", ".join(names[:n_user]) if n_user else "NULL AS __none"
-    first_key = f"{names[0]} IS NOT NULL" if n_user else "TRUE"
-    ties = ", ".join(names[n_user:])
+    user_keys = "".join(f", {n}" for n in names[:n_user])
+    keyed = f"{names[0]} IS NOT NULL" if n_user else "TRUE"
+    best = ", ".join(order[:n_user]) if n_user else "depth"
+    ties = ", ".join(f"r.{n}" for n in names[n_user:])
     sql = f"""WITH RECURSIVE
         s AS MATERIALIZED ({scope}),
-        t(run_id, root_id, depth, shown, shown_parent, shown_depth) AS (
-            SELECT run_id, run_id, 0, TRUE, NULL::VARCHAR, 0 FROM s
-            WHERE parent_id IS NULL OR parent_id NOT IN (SELECT run_id FROM s)
+        up(run_id, ancestor, depth) AS (
+            SELECT c.run_id, c.parent_id, 1 FROM s c JOIN s p ON p.run_id = c.parent_id
             UNION ALL
-            SELECT s.run_id, t.root_id, t.depth + 1, s.__match,
-                   CASE WHEN t.shown THEN t.run_id ELSE t.shown_parent END,
-                   CASE WHEN t.shown THEN t.shown_depth + 1 ELSE t.shown_depth END
-            FROM s JOIN t ON s.parent_id = t.run_id WHERE t.depth < 8),
-        tree AS MATERIALIZED (SELECT t.*, s.* EXCLUDE (run_id) FROM t JOIN s USING (run_id)),
-        rep AS (
-            SELECT root_id, {representative} FROM tree WHERE __match
-            QUALIFY row_number() OVER (
-                PARTITION BY root_id ORDER BY (depth = 0 AND {first_key}) DESC,
-                {order_sql}, depth) = 1),
+            SELECT up.run_id, a.parent_id, up.depth + 1 FROM up
+            JOIN s a ON a.run_id = up.ancestor JOIN s p ON p.run_id = a.parent_id
+            WHERE up.depth < 8),
+        nested AS MATERIALIZED (
+            SELECT run_id, arg_max(ancestor, depth) AS root_id, max(depth) AS depth
+            FROM up GROUP BY run_id),
+        keyed AS MATERIALIZED (
+            SELECT run_id AS root_id{user_keys} FROM s
+            WHERE __match AND {keyed} AND run_id NOT IN (SELECT run_id FROM nested)),
+        others AS (
+            SELECT root_id{user_keys} FROM (
+                SELECT n.root_id, n.depth{user_keys} FROM nested n JOIN s USING (run_id)
+                WHERE s.__match
+                UNION ALL
+                SELECT run_id, 0{user_keys} FROM s
+                WHERE __match AND NOT ({keyed}) AND run_id NOT IN (SELECT run_id FROM nested))
+            WHERE root_id NOT IN (SELECT root_id FROM keyed)
+            QUALIFY row_number() OVER (PARTITION BY root_id ORDER BY {best}, depth) = 1),
         tops AS (
-            SELECT rep.* EXCLUDE (root_id), tree.run_id, {ties} FROM rep
-            JOIN tree ON tree.run_id = rep.root_id),
+            SELECT t.* EXCLUDE (root_id), r.run_id, {ties}
+            FROM (SELECT * FROM keyed UNION ALL SELECT * FROM others) t
+            JOIN s r ON r.run_id = t.root_id),
         page AS MATERIALIZED (
             SELECT run_id, count(*) OVER () AS __total,
                    row_number() OVER (ORDER BY {order_sql}) AS __rank FROM tops
-            ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)})
-        SELECT tree.* EXCLUDE ({", ".join(names)}, shown, depth, shown_depth, __match),
-               tree.shown_depth AS depth, p.__total, p.__rank,
-               count(*) OVER (PARTITION BY tree.root_id) - 1 AS n_descendants,
-               row_number() OVER (
-                   PARTITION BY tree.root_id ORDER BY tree.depth, {order_sql}) AS __n
-        FROM tree JOIN page p ON p.run_id = tree.root_id
-        WHERE tree.depth = 0 OR tree.__match
-        QUALIFY tree.depth = 0 OR __n <= {int(query.max_children) + 1}
-        ORDER BY tree.depth, p.__rank, {order_sql}"""
+            ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}),
+        d(run_id, root_id, depth, shown, shown_parent, shown_depth) AS (
+            SELECT run_id, run_id, 0, TRUE, NULL::VARCHAR, 0 FROM page
+            UNION ALL
+            SELECT s.run_id, d.root_id, d.depth + 1, s.__match,
+                   CASE WHEN d.shown THEN d.run_id ELSE d.shown_parent END,
+                   CASE WHEN d.shown THEN d.shown_depth + 1 ELSE d.shown_depth END
+            FROM s JOIN d ON s.parent_id = d.run_id WHERE d.depth < 8)
+        SELECT s.run_id, s.parent_id, {_base_columns()}, d.root_id, d.shown_parent,
+               d.shown_depth AS depth, p.__total, p.__rank,
+               count(*) OVER (PARTITION BY d.root_id) - 1 AS n_descendants,
+               row_number() OVER (PARTITION BY d.root_id ORDER BY d.depth, {order_sql}) AS __n
+        FROM d JOIN s USING (run_id) JOIN page p ON p.run_id = d.root_id
+        JOIN runs r ON r.run_id = d.run_id JOIN experiments e ON e.experiment_id = r.experiment_id
+        WHERE d.depth = 0 OR s.__match
+        QUALIFY d.depth = 0 OR __n <= {int(query.max_children) + 1}
+        ORDER BY d.depth, p.__rank, {order_sql}"""
     frame = client.sql(sql, **parameters)
     if frame.empty:
-        total = client.sql(
-            f"""WITH RECURSIVE s AS MATERIALIZED ({scope}),
-            t(run_id, root_id, depth) AS (
-                SELECT run_id, run_id, 0 FROM s
-                WHERE parent_id IS NULL OR parent_id NOT IN (SELECT run_id FROM s)
-                UNION ALL SELECT s.run_id, t.root_id, t.depth + 1
-                FROM s JOIN t ON s.parent_id = t.run_id WHERE t.depth < 8)
-            SELECT count(DISTINCT root_id) AS n FROM t JOIN s USING (run_id) WHERE __match""",
-            **parameters,
-        )
+        counted = sql.rsplit("page AS MATERIALIZED", 1)[0].rstrip().rstrip(",")
+        total = client.sql(f"{counted} SELECT count(*) AS n FROM tops", **parameters)
         return frame, int(total["n"].iloc[0])
     return frame, int(frame["__total"].iloc[0])
 
