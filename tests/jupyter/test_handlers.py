@@ -254,3 +254,22 @@ async def test_dashboard_is_started_on_loopback_once(jp_fetch: Fetch) -> None:
     finally:
         _dashboard.stop()
     assert (await get(jp_fetch, "dashboard"))["url"] is None
+
+
+async def test_views_with_figures_come_as_parts_for_the_page(
+    jp_fetch: Fetch, server_store: dict[str, Any]
+) -> None:
+    ids = ",".join(server_store["runs"]["iris"][:3])
+    response = await jp_fetch("workbench", "views", "compare", ids, params={"format": "json"})
+    parts = json.loads(response.body)
+    assert parts["kind"] == "compare" and parts["title"] == "Compare 3 runs"
+    assert "iris-0" in parts["html"] and "<script" not in parts["html"]
+    assert len(parts["figures"]) >= 2
+    assert all({"data", "layout"} <= set(f) for f in parts["figures"])
+    assert len(response.body) < 200_000  # data only: no plotly.js
+    sweep = json.loads(
+        (await jp_fetch("workbench", "views", "sweep", "tiny", params={"format": "json"})).body
+    )
+    assert sweep["figures"] and "tiny" in sweep["html"]
+    code, body = await error(jp_fetch, "views", "drift", "x", format="json")
+    assert code == 400 and "views with figures are compare, run, sweep" in body["message"]

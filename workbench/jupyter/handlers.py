@@ -10,6 +10,8 @@
     GET  info                             the store being read, the version
     GET  views/<kind>/<id>                a self-contained HTML page (compare, run, model, sweep,
                                           drift) for a main-area tab
+    GET  views/<kind>/<id>?format=json    the same view as {kind, title, html, figures} for the
+                                          sidebar to draw in the page (compare, run, sweep)
     GET  dashboard, POST dashboard        the dashboard's URL; start it (loopback) if needed
     GET  static/plotly.min.js             plotly.js for the view pages (public, cached)
 
@@ -141,6 +143,9 @@ class SweepsHandler(_Handler):
 class ViewHandler(_Handler):
     @tornado.web.authenticated
     async def get(self, kind: str, ident: str) -> None:
+        if self._arg("format") == "json":
+            await self._answer(_views.render_view_parts, kind, ident)
+            return
         plotly_src = url_path_join(self.base_url, NAMESPACE, "static", "plotly.min.js")
         page = await self._call(
             functools.partial(_views.render_view, plotly_src=plotly_src), kind, ident
