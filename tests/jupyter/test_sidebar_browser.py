@@ -142,7 +142,26 @@ def page(lab: str) -> Iterator[Any]:
             browser.close()
 
 
+LONG_SWEEP = "a-sweep-whose-name-is-longer-than-the-sidebar-is-wide"
+
+
 def test_sidebar_shows_notebook_runs_and_opens_views(page: Any, lab: str, lab_store: Path) -> None:
+    from workbench.sweeps import sweep
+
+    sweep(
+        lambda trial: trial.suggest_float("x", 0.0, 1.0),
+        n_trials=3,
+        name=LONG_SWEEP,
+        experiment="long-names",
+        seed=0,
+        progress=False,
+        client=wb.connect(lab_store),
+    )
+    wb.connect(lab_store).flush()
+    plotly_requests: list[str] = []
+    page.on(
+        "request", lambda r: plotly_requests.append(r.url) if "plotly.min.js" in r.url else None
+    )
     page.goto(f"{lab}/lab/tree/scratch.ipynb")
     page.wait_for_selector(".jp-LabShell")
     page.wait_for_selector(".jp-Notebook .jp-Cell")
@@ -152,6 +171,18 @@ def test_sidebar_shows_notebook_runs_and_opens_views(page: Any, lab: str, lab_st
     page.click('li.lm-TabBar-tab[data-id="workbench-sidebar"]')
     sidebar = page.locator("#workbench-sidebar")
     sidebar.locator(".wb-store").filter(has_text=str(lab_store)).wait_for()
+
+    # trials of a sweep with a long name can be told apart: the middle is cut, not the end,
+    # and each shows its trial number; the full name is the title
+    page.select_option("#workbench-sidebar select.wb-experiment", "long-names")
+    sidebar.locator(".wb-trial").nth(2).wait_for()
+    trials = sidebar.locator(".wb-run").filter(has=page.locator(".wb-trial"))
+    assert sorted(trials.locator(".wb-trial").all_inner_texts()) == ["#0", "#1", "#2"]
+    shown = trials.locator(".wb-run-name").all_inner_texts()
+    assert len(set(shown)) == 3 and all("…" in n for n in shown)
+    assert sorted(n[-2:] for n in shown) == ["-0", "-1", "-2"]
+    titles = [trials.nth(i).locator(".wb-run-name").get_attribute("title") for i in range(3)]
+    assert sorted(titles) == [f"{LONG_SWEEP}-{i}" for i in range(3)]
 
     # the runs the papermill-executed notebooks logged
     page.select_option("#workbench-sidebar select.wb-experiment", "seattle-weather")
@@ -189,10 +220,19 @@ def test_sidebar_shows_notebook_runs_and_opens_views(page: Any, lab: str, lab_st
     for name in ("logreg", "RandomForestClassifier"):
         sidebar.locator(".wb-run").filter(has_text=name).locator("input.wb-select").check()
     sidebar.locator("button.wb-compare").click()
-    compare = page.frame_locator('iframe[data-kind="compare"]')
+    # drawn in the page (no iframe loading plotly.js per view), tables sanitized
+    compare = page.locator('.wb-view[data-kind="compare"]')
     compare.get_by_text("Params that differ").wait_for()
-    compare.locator(".wb-figure .main-svg").first.wait_for()  # plotly drew the curves
+    compare.locator(".wb-figure .main-svg").first.wait_for()  # plotly drew the figures
+    assert compare.locator("iframe").count() == 0 and compare.locator("script").count() == 0
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-compare.png"))
+    # a second comparison reuses the page's plotly.js: it is requested once per session
+    sidebar.locator(".wb-run").filter(has_text="logreg").locator("input.wb-select").uncheck()
+    sidebar.locator("button.wb-compare").click()
+    page.locator(".wb-view").filter(has_text="Comparing 1 runs").locator(
+        ".wb-figure .main-svg"
+    ).first.wait_for()
+    assert len(plotly_requests) == 1, plotly_requests
 
     # the drift report the notebook kept
     report.hover()
@@ -204,3 +244,4 @@ def test_sidebar_shows_notebook_runs_and_opens_views(page: Any, lab: str, lab_st
 
     tabs = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel").all_inner_texts()
     assert any("Compare 2 runs" in t for t in tabs) and any("Drift" in t for t in tabs)
+    assert page.locator('iframe[data-kind="drift"]').get_attribute("sandbox") == "allow-popups"

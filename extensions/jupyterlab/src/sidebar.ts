@@ -86,6 +86,18 @@ function formatTime(iso: string | null): string {
   return isNaN(date.getTime()) ? iso : date.toLocaleString();
 }
 
+/**
+ * `name` shortened in the middle to at most `max` characters: the end, which tells the trials
+ * of a sweep apart (`<sweep>-<number>`), stays visible. The full name goes in the title.
+ */
+export function shortName(name: string, max = 32): string {
+  if (name.length <= max) {
+    return name;
+  }
+  const tail = Math.ceil((max - 1) / 2);
+  return name.slice(0, max - 1 - tail) + '…' + name.slice(name.length - tail);
+}
+
 /** A JSON string literal, which is also a valid Python string literal for our ids. */
 function pyString(text: string): string {
   return JSON.stringify(text);
@@ -393,6 +405,8 @@ export class WorkbenchSidebar extends Widget {
       .map(([k, v]) => `${k}=${formatValue(v)}`)
       .join('  ');
     const kind = run.tags['workbench.kind'];
+    const trial = run.tags['workbench.trial_number'];
+    const sweep = run.tags['workbench.sweep'];
     const checkbox = h('input', {
       type: 'checkbox',
       class: 'wb-select',
@@ -411,7 +425,7 @@ export class WorkbenchSidebar extends Widget {
       {
         class: `wb-run wb-status-${run.status}`,
         'data-run-id': run.run_id,
-        title: `${run.run_id}\nstarted ${formatTime(run.start_time)}`
+        title: `${run.name}\n${run.run_id}\nstarted ${formatTime(run.start_time)}`
       },
       checkbox,
       h(
@@ -421,8 +435,15 @@ export class WorkbenchSidebar extends Widget {
           'div',
           { class: 'wb-run-title' },
           h('span', { class: `wb-dot wb-badge-${run.status}`, title: run.status }),
-          h('span', { class: 'wb-run-name' }, run.name),
-          kind ? h('span', { class: 'wb-badge' }, kind) : null
+          h('span', { class: 'wb-run-name', title: run.name }, shortName(run.name)),
+          trial !== undefined
+            ? h(
+                'span',
+                { class: 'wb-badge wb-trial', title: `trial ${trial} of sweep ${sweep ?? ''}` },
+                `#${trial}`
+              )
+            : null,
+          kind && trial === undefined ? h('span', { class: 'wb-badge' }, kind) : null
         ),
         h('div', { class: 'wb-run-sub' }, `${run.experiment}  ${metrics}`)
       ),
