@@ -164,11 +164,13 @@ def _top_level_rows(
     order_sql = ", ".join(order)
     sql = f"""WITH RECURSIVE
         m AS MATERIALIZED ({matching}),
-        page AS MATERIALIZED (
-            SELECT run_id, count(*) OVER () AS __total,
-                   row_number() OVER (ORDER BY {order_sql}) AS __rank FROM m
+        top AS (
+            SELECT *, count(*) OVER () AS __total FROM m
             WHERE parent_id IS NULL OR parent_id NOT IN (SELECT run_id FROM m)
             ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}),
+        page AS MATERIALIZED (  -- ranked after the top-N: a rank over all rows would sort them
+            SELECT run_id, __total, row_number() OVER (ORDER BY {order_sql}) AS __rank
+            FROM top),
         d(run_id, root_id, depth) AS (
             SELECT run_id, run_id, 0 FROM page
             UNION ALL SELECT m.run_id, d.root_id, d.depth + 1 FROM m JOIN d
@@ -244,10 +246,12 @@ def _grouped_rows(
             SELECT t.* EXCLUDE (root_id), r.run_id, {ties}
             FROM (SELECT * FROM keyed UNION ALL SELECT * FROM others) t
             JOIN s r ON r.run_id = t.root_id),
-        page AS MATERIALIZED (
-            SELECT run_id, count(*) OVER () AS __total,
-                   row_number() OVER (ORDER BY {order_sql}) AS __rank FROM tops
+        top AS (
+            SELECT *, count(*) OVER () AS __total FROM tops
             ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}),
+        page AS MATERIALIZED (  -- ranked after the top-N: a rank over all rows would sort them
+            SELECT run_id, __total, row_number() OVER (ORDER BY {order_sql}) AS __rank
+            FROM top),
         d(run_id, root_id, depth, shown, shown_parent, shown_depth) AS (
             SELECT run_id, run_id, 0, TRUE, NULL::VARCHAR, 0 FROM page
             UNION ALL
@@ -408,17 +412,23 @@ def list_columns(client: Workbench, query: RunsQuery | None = None) -> dict[str,
     experiments = list(query.experiments) if query and query.experiments else None
     scope = "WHERE list_contains($__experiments, r.experiment)" if experiments else ""
     parameters = {"__experiments": experiments} if experiments else {}
+    within = (
+        "WHERE run_id IN (SELECT run_id FROM runs r "
+        "WHERE list_contains($__experiments, r.experiment))"
+        if experiments
+        else ""
+    )
+    # Counted without joining every value to its run: the few sweep parents are a small set.
     keys = client.sql(
-        f"""WITH s AS MATERIALIZED (
-            SELECT r.run_id, coalesce(k.value = '{_SWEEP_KIND}', FALSE) AS bookkeeping
-            FROM runs r LEFT JOIN tags k ON k.run_id = r.run_id AND k.key = '{_KIND_TAG}'
-            {scope}),
+        f"""WITH parents AS MATERIALIZED (
+            SELECT run_id FROM tags WHERE key = '{_KIND_TAG}' AND value = '{_SWEEP_KIND}'),
         found AS (
-            SELECT 'params' AS kind, key, bookkeeping, run_id FROM params JOIN s USING (run_id)
-            UNION ALL SELECT 'metrics', key, bookkeeping, run_id FROM metrics JOIN s USING (run_id)
-            UNION ALL SELECT 'tags', key, bookkeeping, run_id FROM tags JOIN s USING (run_id))
-        SELECT kind, key, count(*) FILTER (WHERE NOT bookkeeping) AS n FROM found
-        GROUP BY kind, key ORDER BY kind, n DESC, key""",
+            SELECT 'params' AS kind, key, run_id FROM params {within}
+            UNION ALL SELECT 'metrics', key, run_id FROM metrics {within}
+            UNION ALL SELECT 'tags', key, run_id FROM tags {within})
+        SELECT kind, key,
+               count(*) - count(*) FILTER (WHERE run_id IN (SELECT run_id FROM parents)) AS n
+        FROM found GROUP BY kind, key ORDER BY kind, n DESC, key""",
         **parameters,
     )
     objectives = _sweep_objectives(client, scope, parameters)
