@@ -7,8 +7,10 @@ through the public read-only ``client.sql`` over the documented views (``runs``,
 with the same compiler as ``search_runs`` so both accept and mean the same language. Only the
 page's runs and the chosen columns are pivoted.
 
-With ``group_nested`` the pages hold top-level runs (matching runs whose parent does not match);
-each is followed by its matching descendants (at most ``max_children``), drawn indented.
+With ``group_nested`` the pages hold trees: a top-level run that matches or has a matching
+descendant, followed by its matching descendants (at most ``max_children``), drawn indented;
+the total counts those top-level runs. Trees sort by their best matching run (see
+:func:`_grouped_rows`).
 """
 
 from __future__ import annotations
