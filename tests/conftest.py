@@ -25,10 +25,33 @@ def store_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Never touch a store outside the test's temporary folder."""
+def _no_ambient_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Never touch a store outside the test's temporary folder, nor one an earlier test set."""
     monkeypatch.delenv("WORKBENCH_STORE", raising=False)
     monkeypatch.chdir(tmp_path)
+    workbench.set_store(None)
+    yield
+    workbench.set_store(None)
+
+
+@pytest.fixture(autouse=True)
+def _close_what_the_test_opened() -> Iterator[None]:
+    """Close the clients and stores a test opened and left open: each keeps background threads
+    (flusher, ingester, read host) that would otherwise run on, slowing every later test."""
+    from workbench import client as client_module
+    from workbench.store import duckdb as duckdb_module
+    from workbench.tracking import _recorder
+
+    clients = set(client_module._clients.values())
+    recorders = set(_recorder._recorders)
+    stores = set(duckdb_module._open_stores)
+    yield
+    for client in set(client_module._clients.values()) - clients:
+        client.close()
+    for recorder in set(_recorder._recorders) - recorders:
+        recorder.close()
+    for store in set(duckdb_module._open_stores) - stores:
+        store.close()
 
 
 _SPIN = "while True:\n    sum(range(10_000))\n"

@@ -210,7 +210,11 @@ class HostServer:
 
 
 class HostClient:
-    """One connection to the host of a store, used by this process's threads in turn."""
+    """One connection to the host of a store, used by this process's threads in turn.
+
+    Get it with :func:`client_for`: every store object of one database in a process shares
+    one connection, so stores that are never closed do not leave sockets behind.
+    """
 
     def __init__(self, name: bytes, timeout: float) -> None:
         self._name = name
@@ -259,3 +263,16 @@ class HostClient:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+_CLIENTS: dict[tuple[bytes, float], HostClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def client_for(name: bytes, timeout: float) -> HostClient:
+    """This process's connection to the host called ``name`` (made on first use)."""
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get((name, timeout))
+        if client is None:
+            client = _CLIENTS[(name, timeout)] = HostClient(name, timeout)
+        return client

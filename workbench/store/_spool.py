@@ -152,19 +152,44 @@ def scan(data: bytes, base: int, *, at_eof: bool, writer_gone: bool) -> Scan:
     return result
 
 
+_OWN_LOCK = threading.Lock()
+_OWN: dict[Path, tuple[int, dict[str, int]]] = {}
+
+
+def _own_journals(folder: Path) -> dict[str, int]:
+    """This process's record of the journals it wrote in ``folder``: key -> bytes written.
+
+    Shared by every ``Spool`` of the folder in the process (several clients of one store), so
+    a read through any of them waits for what any of them wrote. A forked child starts empty:
+    its parent's journals are not its own.
+    """
+    with _OWN_LOCK:
+        pid, own = _OWN.get(folder, (-1, {}))
+        if pid != os.getpid():
+            own = {}
+            _OWN[folder] = (os.getpid(), own)
+        return own
+
+
+def _note_written(folder: Path, key: str, size: int) -> None:
+    own = _own_journals(folder)
+    with _OWN_LOCK:
+        own[key] = size
+
+
 class Spool:
     """Append batches to this process's journal; read and retire journals for ingestion."""
 
     def __init__(self, folder: Path, *, fsync: bool = True) -> None:
         self.folder = folder
         self.fsync = fsync
+        self._own_key = folder.resolve()  # one record per real folder, however it was named
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._path: Path | None = None
         self._pid = -1
         self._size = 0
         self._needs_fsync = False
-        self._own: dict[str, int] = {}  # journals this process wrote: key -> bytes written
 
     # -- writing ----------------------------------------------------------------------------
     def write(self, batch: Batch) -> None:
@@ -184,19 +209,17 @@ class Spool:
                 raise
             self._size += len(record)
             assert self._path is not None
-            self._own[self.key(self._path)] = self._size
+            _note_written(self._own_key, self.key(self._path), self._size)
             self._needs_fsync = True
 
     def _open_new(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             self._seal()
-        if self._pid != os.getpid():
-            self._own = {}  # a forked child: the parent's journals are not ours
         self._pid = os.getpid()
         name = f"{time.time_ns():020d}-{socket.gethostname()}-{self._pid}{JOURNAL}"
         self._path = self.folder / name
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._own[self.key(self._path)] = 0
+        _note_written(self._own_key, self.key(self._path), 0)
         self._size = 0
 
     def _undo_partial_write(self) -> None:
@@ -246,8 +269,9 @@ class Spool:
 
     def own_targets(self) -> dict[str, int]:
         """The journals this process wrote, and how far: what a read must see of them."""
-        with self._lock:
-            return dict(self._own) if self._pid == os.getpid() else {}
+        own = _own_journals(self._own_key)
+        with _OWN_LOCK:
+            return dict(own)
 
     # -- reading ----------------------------------------------------------------------------
     def journals(self) -> list[Path]:

@@ -131,6 +131,7 @@ class DuckDBStore(Store):
         self._turn = 0  # which journal the next ingest pass starts with
         self._reaped_at = 0.0
         self._slice_bytes = SLICE_BYTES
+        _open_stores.add(self)
         if self._memory:
             self.location = ":memory:"
             self._tmp = tempfile.TemporaryDirectory(prefix="workbench-memory-")
@@ -162,7 +163,7 @@ class DuckDBStore(Store):
         self._lease = None if self._memory else Lease(self._lock_path(), self._open, linger=linger)
         self._ingester = None if self._memory or self.read_only else Ingester(self)
         self._host = (
-            _host.HostClient(_host.address(self.db_path), lock_timeout)
+            _host.client_for(_host.address(self.db_path), lock_timeout)
             if _host.AVAILABLE and not self._memory
             else None
         )
@@ -548,6 +549,7 @@ class DuckDBStore(Store):
                 raise _ops.run_not_found(run_id)
 
     def close(self) -> None:
+        _open_stores.discard(self)
         if self._ingester is not None:
             self._ingester.stop()
         if self._host is not None:
@@ -634,6 +636,9 @@ def _require_experiment(con: duckdb.DuckDBPyConnection, experiment_id: str) -> E
     if not rows:
         raise ExperimentNotFoundError(f"No experiment with id {experiment_id!r}.")
     return rows[0]
+
+
+_open_stores: weakref.WeakSet[DuckDBStore] = weakref.WeakSet()  # each one keeps threads running
 
 
 def _close_at_exit(ref: weakref.ref[DuckDBStore]) -> None:
