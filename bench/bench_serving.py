@@ -3,6 +3,7 @@
     python bench/bench_serving.py                       # 2,000 latency + 5,000 throughput requests
     python bench/bench_serving.py --workers 2           # both servers with 2 worker processes
     python bench/bench_serving.py --json out.json
+    python bench/bench_serving.py --keepalive-only      # workbench alone: the keep-alive case
 
 One scikit-learn model (LogisticRegression on breast_cancer, 30 float columns) is trained twice,
 identically: here (registered in a temporary workbench store and served by ``workbench.deploy``)
@@ -15,6 +16,13 @@ other processes on the machine falls on both. ``model.predict`` on the same row,
 the floor the overhead is measured from.
 
 Goals (the issue's): p50 overhead <= 2 ms over ``model.predict``; throughput >= 5x MLflow's.
+
+The keep-alive case: one client sending requests one after another on a single reused connection
+(what a notebook calling ``Deployment.predict`` in a loop does), with a minimal HTTP/1.1 client
+(so that the figure is the server's) and with the handle's own httpx client; for workbench under
+each event loop / HTTP parser pair (``--stacks``), since whether a response waits for the
+client's delayed ACK (~40 ms on Linux) depends on the server setting TCP_NODELAY, which uvloop
+always does and asyncio only for sockets named as TCP.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ REPO_ROOT = BENCH_DIR.parent
 MLFLOW_REQUIREMENTS = ["mlflow==3.17.2"]  # the venv bench_tracking.py uses
 MLFLOW_SCRIPT = BENCH_DIR / "peers" / "mlflow_serve.py"
 GOAL_OVERHEAD_S = 0.002
+DELAYED_ACK_S = 0.035  # a p50 above this on loopback means responses wait for delayed ACKs
 GOAL_THROUGHPUT_RATIO = 5.0
 ROUNDS = 4
 WARMUP = 200
@@ -89,6 +98,44 @@ def latency_round(url: str, body: bytes, requests: int) -> list[float]:
             times.append(time.perf_counter() - t0)
             if response.status_code != 200:
                 raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
+    return times
+
+
+def keepalive_round(url: str, body: bytes, requests: int) -> list[float]:
+    """Sequential requests on one reused connection with a minimal blocking HTTP/1.1 client
+    (request line, headers and body in one ``sendall``); seconds per request."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    request = (
+        f"POST /invocations HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    times = []
+    with socket.create_connection((host.strip("[]"), int(port))) as sock:
+        reader = sock.makefile("rb")
+        for i in range(WARMUP // ROUNDS + requests):
+            t0 = time.perf_counter()
+            sock.sendall(request)
+            status = reader.readline()
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            reader.read(length)
+            if i >= WARMUP // ROUNDS:
+                times.append(time.perf_counter() - t0)
+            if not status.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"{url}: {status!r}")
+    return times
+
+
+def predict_round(deployment: Any, row: Any, requests: int) -> list[float]:
+    """``Deployment.predict`` on one row, sequentially (its httpx client keeps the connection)."""
+    times = []
+    for i in range(WARMUP // ROUNDS + requests):
+        t0 = time.perf_counter()
+        deployment.predict(row)
+        if i >= WARMUP // ROUNDS:
+            times.append(time.perf_counter() - t0)
     return times
 
 
@@ -222,7 +269,7 @@ def raw_throughput_round(url: str, body: bytes, requests: int, concurrency: int)
 # --------------------------------------------------------------------------- servers
 
 
-def start_workbench(model: Any, X: Any, store: Path, workers: int) -> Any:
+def register_workbench(model: Any, X: Any, store: Path) -> None:
     wb = _import_workbench()
     client = wb.connect(str(store))  # the client deploy() uses too; closed by the caller
     registry = wb.registry.ModelRegistry(client)
@@ -230,11 +277,25 @@ def start_workbench(model: Any, X: Any, store: Path, workers: int) -> Any:
         run.log_params({"model": "LogisticRegression", "max_iter": 5000})
     registry.register_model("bench", run=run.run_id, model=model, input_example=X)
     registry.set_alias("bench", "champion", 1)
+
+
+def start_workbench(
+    model: Any,
+    X: Any,
+    store: Path,
+    workers: int,
+    stack: str = "auto/auto",
+    *,
+    register: bool = True,
+) -> Any:
+    if register:
+        register_workbench(model, X, store)
     t0 = time.perf_counter()
     from workbench.serving import deploy
 
-    deployment = deploy("bench@champion", store=str(store), workers=workers)
-    log(f"workbench ready at {deployment.url} in {time.perf_counter() - t0:.1f} s")
+    loop, http = stack.split("/")
+    deployment = deploy("bench@champion", store=str(store), workers=workers, loop=loop, http=http)
+    log(f"workbench ({stack}) ready at {deployment.url} in {time.perf_counter() - t0:.1f} s")
     return deployment
 
 
@@ -362,10 +423,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise RuntimeError(f"the servers disagree: {answers}")
             pids = {"workbench": deployment.pid, "mlflow": mlflow_process.pid}
             latency: dict[str, list[float]] = {name: [] for name in servers}
+            keepalive: dict[str, list[float]] = {name: [] for name in servers}
             per_round = max(1, args.latency_requests // ROUNDS)
             for i in range(ROUNDS):
                 for name, url in servers.items() if i % 2 == 0 else reversed(servers.items()):
                     latency[name] += latency_round(url, body, per_round)
+                    keepalive[name] += keepalive_round(url, body, per_round)
             log("latency done; throughput ...")
             rates: dict[str, dict[str, list[float]]] = {
                 name: {"httpx": [], "raw": [], "cpu": []} for name in servers
@@ -397,6 +460,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "latency_requests": len(times),
                 "p50_s": statistics.median(times),
                 "p99_s": _quantile(times, 0.99),
+                "keepalive_p50_s": statistics.median(keepalive[name]),
+                "keepalive_p99_s": _quantile(keepalive[name], 0.99),
                 "throughput_requests": args.throughput_requests,
                 "throughput_rps": statistics.mean(rates[name]["httpx"]),
                 "throughput_rounds_rps": rates[name]["httpx"],
@@ -409,6 +474,67 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out["throughput_ratio"] = wb["throughput_rps"] / ml["throughput_rps"]
     out["raw_throughput_ratio"] = wb["raw_throughput_rps"] / ml["raw_throughput_rps"]
     return out
+
+
+def run_keepalive(args: argparse.Namespace) -> dict[str, Any]:
+    """The keep-alive case alone, for workbench under each ``--stacks`` (no MLflow venv)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=5000).fit(X, y)
+    row = X.iloc[:1]
+    body = json.dumps(
+        {"dataframe_split": {"columns": list(X.columns), "data": row.values.tolist()}}
+    ).encode()
+    out: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "load_average": os.getloadavg()[0],
+        "keepalive": {},
+    }
+    p50, p99 = predict_floor(model, row)
+    out["predict_p50_s"], out["predict_p99_s"] = p50, p99
+    per_round = max(1, args.latency_requests // ROUNDS)
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        store = Path(tmp) / "store"
+        register_workbench(model, X, store)
+        for stack in args.stacks.split(","):
+            deployment = start_workbench(model, X, store, args.workers, stack, register=False)
+            raw: list[float] = []
+            handle: list[float] = []
+            try:
+                for _ in range(ROUNDS):
+                    raw += keepalive_round(deployment.url, body, per_round)
+                    handle += predict_round(deployment, row, per_round // 4)
+            finally:
+                deployment.stop()
+            out["keepalive"][stack] = {
+                "raw_p50_s": statistics.median(raw),
+                "raw_p99_s": _quantile(raw, 0.99),
+                "predict_p50_s": statistics.median(handle),
+                "predict_p99_s": _quantile(handle, 0.99),
+                "requests": len(raw),
+            }
+            log(f"{stack}: keep-alive p50 {statistics.median(raw) * 1e3:.2f} ms")
+        _import_workbench().connect(str(store)).close()
+    return out
+
+
+def report_keepalive(out: dict[str, Any]) -> None:
+    ms = 1e3
+    print(
+        "\nKeep-alive: one client, sequential 1-row requests on one connection "
+        f"(load average {out['load_average']:.1f})"
+    )
+    print(f"{'loop/http':18} {'raw p50':>9} {'raw p99':>9} {'predict() p50':>14} {'p99':>9}  (ms)")
+    for stack, m in out["keepalive"].items():
+        print(
+            f"{stack:18} {m['raw_p50_s'] * ms:9.2f} {m['raw_p99_s'] * ms:9.2f} "
+            f"{m['predict_p50_s'] * ms:14.2f} {m['predict_p99_s'] * ms:9.2f}"
+        )
+        if m["raw_p50_s"] > DELAYED_ACK_S:
+            print(f"  {stack}: responses wait for the client's delayed ACK (TCP_NODELAY unset?)")
+    print(f"{'model.predict in-process':18} {out['predict_p50_s'] * ms:9.3f}")
 
 
 def _tree_cpu(pid: int) -> float:
@@ -433,6 +559,12 @@ def report(out: dict[str, Any]) -> None:
     rows = [
         ("p50 latency, 1 row (ms)", wb["p50_s"] * ms, ml["p50_s"] * ms, ml["p50_s"] / wb["p50_s"]),
         ("p99 latency, 1 row (ms)", wb["p99_s"] * ms, ml["p99_s"] * ms, ml["p99_s"] / wb["p99_s"]),
+        (
+            "p50 keep-alive, raw client (ms)",
+            wb["keepalive_p50_s"] * ms,
+            ml["keepalive_p50_s"] * ms,
+            ml["keepalive_p50_s"] / wb["keepalive_p50_s"],
+        ),
         (
             f"throughput @ {c}, httpx x{out['client_processes']} (req/s)",
             wb["throughput_rps"],
@@ -490,9 +622,23 @@ def main() -> None:
         help="httpx load-generator processes sharing the concurrency (2)",
     )
     parser.add_argument("--json", type=Path, help="also write the measurements here")
+    parser.add_argument(
+        "--keepalive-only",
+        action="store_true",
+        help="only the keep-alive case, for workbench alone (no MLflow venv needed)",
+    )
+    parser.add_argument(
+        "--stacks",
+        default="asyncio/h11,auto/auto",
+        help="event loop/HTTP parser pairs for --keepalive-only (asyncio/h11,auto/auto)",
+    )
     args = parser.parse_args()
-    out = run(args)
-    report(out)
+    if args.keepalive_only:
+        out = run_keepalive(args)
+        report_keepalive(out)
+    else:
+        out = run(args)
+        report(out)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
 

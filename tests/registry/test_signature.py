@@ -1,18 +1,28 @@
-"""Signatures: inferred from data and the model's output; validate() finds every problem."""
+"""Signatures: inferred from data and the model's output, or from what a fitted estimator
+declares; validate() finds every problem."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import make_column_transformer
 from sklearn.datasets import load_iris
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import workbench as wb
 from workbench.exceptions import SignatureMismatchError
 from workbench.registry import ModelSignature, infer_signature
-from workbench.registry._signature import example_data, make_input_example
+from workbench.registry._signature import (
+    example_data,
+    make_input_example,
+    signature_from_estimator,
+)
 
 
 @pytest.fixture
@@ -142,3 +152,82 @@ def test_input_example_round_trip(frame: pd.DataFrame) -> None:
         back.reset_index(drop=True), frame.head(3), check_dtype=False, check_categorical=False
     )
     assert str(back["age"].dtype) == "int64" and back["since"].dtype == frame["since"].dtype
+
+
+# -- from a fitted estimator, when no input example is given ----------------------------------
+
+
+def test_a_fitted_estimator_declares_names_types_and_classes() -> None:
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    signature = signature_from_estimator(LogisticRegression(max_iter=500).fit(X, y))
+    assert signature is not None
+    assert signature.input_names == list(X.columns) and signature.input_type == "dataframe"
+    assert {(c.dtype, c.kind, c.nullable) for c in signature.inputs} == {
+        ("float64", "float", False)  # LogisticRegression takes numbers, and no NaN
+    }
+    assert signature.method == "predict" and signature.output_shape == ()
+    assert [(c.name, c.dtype) for c in signature.outputs] == [("prediction", "int64")]
+    labels = signature_from_estimator(
+        LogisticRegression(max_iter=500).fit(X, np.array(["a", "b", "c"])[y])
+    )
+    assert labels is not None and labels.outputs[0].kind in ("string", "object")
+    assert signature.validate(X) == []
+    assert "missing column 'petal width (cm)'" in signature.validate(X.iloc[:, :3])[0]
+
+
+def test_an_array_model_takes_positional_columns_and_nan_where_it_can() -> None:
+    X, y = load_iris(return_X_y=True)
+    signature = signature_from_estimator(HistGradientBoostingClassifier(max_iter=5).fit(X, y))
+    assert signature is not None and signature.input_type == "ndarray"
+    assert signature.input_names == ["0", "1", "2", "3"]
+    assert all(c.kind == "float" and c.nullable for c in signature.inputs)  # it accepts NaN
+
+
+def test_the_training_datasets_dtypes_are_used_where_it_has_the_column() -> None:
+    frame = pd.DataFrame({"age": [30, 40, 50, 60], "score": [0.5, 0.1, 0.9, 0.3]})
+    model = LogisticRegression().fit(frame, [0, 1, 0, 1])
+    training = infer_signature(frame.assign(target=[0, 1, 0, 1]))  # logged with the target
+    signature = signature_from_estimator(model, training)
+    assert signature is not None and signature.input_names == ["age", "score"]
+    assert [(c.dtype, c.kind) for c in signature.inputs] == [
+        ("int64", "integer"),
+        ("float64", "float"),
+    ]
+    on_array = LogisticRegression().fit(frame.to_numpy(), [0, 1, 0, 1])
+    positional = signature_from_estimator(on_array, infer_signature(frame))
+    assert positional is not None and positional.input_type == "ndarray"
+    assert positional.input_names == ["age", "score"]  # the dataset's names, in order
+
+
+def test_columns_of_unknown_type_are_not_type_checked() -> None:
+    frame = pd.DataFrame({"city": ["a", "b", "a", "c"], "x": [1.0, 2.0, 3.0, 4.0]})
+    pipeline = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["city"]), remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(frame, [0, 1, 0, 1])
+    signature = signature_from_estimator(pipeline)
+    assert signature is not None
+    assert [(c.name, c.kind, c.nullable) for c in signature.inputs] == [
+        ("city", "object", True),
+        ("x", "object", True),
+    ]
+    scaled = make_pipeline(StandardScaler(), LogisticRegression()).fit(frame[["x"]], [0, 1, 0, 1])
+    assert signature_from_estimator(scaled).inputs[0].kind == "float"  # type: ignore[union-attr]
+    assert signature_from_estimator(object()) is None
+
+
+def test_register_model_without_an_example_stores_the_declared_signature(
+    tmp_path: Path,
+) -> None:
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    client = wb.Workbench(tmp_path / "store")
+    registry = wb.registry.ModelRegistry(client)
+    with client.start_run("train") as run:
+        run.log_input(X.assign(target=y), name="training", context="training")
+    version = registry.register_model("iris", run=run.run_id, model=model)
+    assert version.signature is not None
+    assert version.signature.input_names == list(X.columns)  # not the target
+    assert version.signature.outputs[0].name == "prediction"
+    assert version.input_example is None
+    client.close()

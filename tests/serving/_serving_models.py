@@ -3,7 +3,9 @@ import it, so it lives in a plain module rather than in conftest)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
+
+import workbench as wb
 
 
 class FlakyModel:
@@ -43,3 +47,19 @@ class Models:
 
 def split_payload(frame: pd.DataFrame) -> dict[str, object]:
     return {"dataframe_split": {"columns": list(frame.columns), "data": frame.values.tolist()}}
+
+
+@contextlib.contextmanager
+def opened(store: Path) -> Iterator[wb.Workbench]:
+    """A client of ``store``, closed after use (an unclosed one leaks its store socket)."""
+    client = wb.Workbench(store)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def sql(store: Path, query: str, **params: Any) -> pd.DataFrame:
+    """``query`` over the views of ``store``, from a client opened for it."""
+    with opened(store) as client:
+        return client.sql(query, **params)

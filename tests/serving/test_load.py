@@ -9,9 +9,8 @@ from collections import Counter
 
 import httpx
 import pytest
-from _serving_models import Models, split_payload
+from _serving_models import Models, split_payload, sql
 
-import workbench as wb
 from workbench.serving import deploy
 
 REQUESTS = 5_000
@@ -56,7 +55,8 @@ def test_5000_requests_at_concurrency_16_without_a_5xx(models: Models) -> None:
     assert not [s for s in statuses if s >= 500], counts
     assert set(counts) == {200, 400}
     print(f"\n{REQUESTS} requests at concurrency {CONCURRENCY}: {REQUESTS / elapsed:,.0f} req/s")
-    logged = wb.Workbench(models.store).sql(
+    logged = sql(
+        models.store,
         "SELECT status, count(*) AS n FROM requests WHERE deployment_id = $d GROUP BY status",
         d=deployment_id,
     )

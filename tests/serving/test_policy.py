@@ -1,20 +1,28 @@
 """Traffic policies on real servers: canary split, shadow, fallback on errors and timeouts, alias
-moves without a restart, several workers, and a request log that holds every request."""
+moves without a restart, several workers, and a request log that holds every request.
+
+Every test starts a server process (seconds each on a loaded machine): all are ``slow``. Nothing
+here sleeps for a fixed time: waits poll their condition, and wall-clock bounds are relative to
+times measured in the same test (a normal answer, the server's start).
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pandas as pd
 import pytest
-from _serving_models import Models, split_payload
+from _serving_models import Models, opened, split_payload, sql
 
 import workbench as wb
 from workbench.serving import deploy, read_request_log
+
+TIMEOUT = 1.5  # model time limit: well under flk/2's 3 s sleep, well over a normal call
 
 
 def _client(url: str) -> httpx.Client:
@@ -22,8 +30,10 @@ def _client(url: str) -> httpx.Client:
 
 
 def _requests_of(models: Models, deployment_id: str) -> list[dict[str, object]]:
-    frame = wb.Workbench(models.store).sql(
-        "SELECT * FROM requests WHERE deployment_id = $d ORDER BY received_at", d=deployment_id
+    frame = sql(
+        models.store,
+        "SELECT * FROM requests WHERE deployment_id = $d ORDER BY received_at",
+        d=deployment_id,
     )
     return frame.to_dict(orient="records")  # type: ignore[return-value]
 
@@ -44,6 +54,7 @@ def test_canary_weight_is_observed_within_tolerance(models: Models) -> None:
     assert logged == {("canary", 2): roles["canary"], ("primary", 1): roles["primary"]}
 
 
+@pytest.mark.slow
 def test_shadow_is_scored_and_logged_but_the_champion_answers(models: Models) -> None:
     rows = models.X.iloc[:20]
     with deploy("bc@champion", shadow="bc/2", store=models.store) as server:
@@ -67,19 +78,18 @@ def test_shadow_is_scored_and_logged_but_the_champion_answers(models: Models) ->
         assert json.loads(str(record["outputs"])) == expected
 
 
+@pytest.mark.slow
 def test_fallback_default_answers_when_the_model_raises_or_times_out(models: Models) -> None:
     good = models.X.iloc[:2]
     failing = good.assign(**{"mean radius": -1.0})
-    slow = good.assign(**{"mean radius": 5000.0})
+    slow = good.assign(**{"mean radius": 5000.0})  # flk/2 sleeps 3 s on these
     with deploy(
-        "flk/2", fallback_default=-1, timeout=0.5, trusted=True, store=models.store
+        "flk/2", fallback_default=-1, timeout=TIMEOUT, trusted=True, store=models.store
     ) as server:
         with _client(server.url) as http:
-            ok = http.post("/invocations", json=split_payload(good))
+            ok, baseline = _timed(lambda: http.post("/invocations", json=split_payload(good)))
             raised = http.post("/invocations", json=split_payload(failing))
-            started = time.perf_counter()
-            late = http.post("/invocations", json=split_payload(slow))
-            waited = time.perf_counter() - started
+            late, waited = _timed(lambda: http.post("/invocations", json=split_payload(slow)))
             after = http.post("/invocations", json=split_payload(good))
             metrics = http.get("/metrics").text
         deployment_id = server.deployment_id
@@ -93,19 +103,25 @@ def test_fallback_default_answers_when_the_model_raises_or_times_out(models: Mod
             "fallback",
             "default",
         )
-    assert waited < 2.5  # the 3 s model was not waited for
+    # Answered at the timeout, not after the model's 3 s: the margin is this server's own
+    # answer time for a normal request, measured above.
+    assert waited < TIMEOUT + 3 * baseline + 0.5, (waited, baseline)
     assert (
         'workbench_fallbacks_total{model="flk",reason="error",role="primary",version="2"}'
         in metrics
     )
     assert 'reason="timeout"' in metrics
+    assert 'error_code="MODEL_ERROR",kind="server"' in metrics
     logged = {r["request_id"]: r for r in _requests_of(models, deployment_id)}
     record = logged[raised.headers["x-request-id"]]
     assert record["role"] == "fallback" and record["model_version"] is None
     assert "negative radius" in str(record["error"])
-    assert "did not answer within 0.5 s" in str(logged[late.headers["x-request-id"]]["error"])
+    assert f"did not answer within {TIMEOUT:g} s" in str(
+        logged[late.headers["x-request-id"]]["error"]
+    )
 
 
+@pytest.mark.slow
 def test_fallback_previous_version_and_no_fallback(models: Models) -> None:
     failing = split_payload(models.X.iloc[:2].assign(**{"mean radius": -1.0}))
     slow = split_payload(models.X.iloc[:1].assign(**{"mean radius": 5000.0}))
@@ -115,7 +131,7 @@ def test_fallback_previous_version_and_no_fallback(models: Models) -> None:
         deploy(
             "flk@champion",
             fallback_version="previous",
-            timeout=0.5,
+            timeout=TIMEOUT,
             trusted=True,
             store=models.store,
         ) as server,
@@ -130,7 +146,7 @@ def test_fallback_previous_version_and_no_fallback(models: Models) -> None:
     )
     assert answer.json()["predictions"] == expected
     with (
-        deploy("flk/2", timeout=0.5, trusted=True, store=models.store) as server,
+        deploy("flk/2", timeout=TIMEOUT, trusted=True, store=models.store) as server,
         _client(server.url) as http,
     ):
         raised = http.post("/invocations", json=failing)
@@ -140,32 +156,48 @@ def test_fallback_previous_version_and_no_fallback(models: Models) -> None:
     assert "negative radius" in raised.json()["message"]
     assert late.status_code == 504 and late.json()["error_code"] == "MODEL_TIMEOUT"
     assert ok.status_code == 200 and ok.json()["predictions"] == expected
+    assert raised.headers["x-request-id"] and late.headers["x-request-id"]
 
 
-def _wait_for_version(http: httpx.Client, payload: object, version: str) -> float:
+def _timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
     started = time.perf_counter()
-    while time.perf_counter() - started < 15:
+    answer = call()
+    return answer, time.perf_counter() - started
+
+
+def _wait_for_version(http: httpx.Client, payload: object, version: str, limit: float) -> None:
+    """Poll until ``version`` answers; fail after ``limit`` seconds."""
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
         answer = http.post("/invocations", json=payload)
         if answer.headers["x-model-version"] == version:
-            return time.perf_counter() - started
-        time.sleep(0.05)
-    raise AssertionError(f"the server did not switch to {version}")
+            return
+        time.sleep(0.05)  # a polling interval, not a guess at how long the switch takes
+    raise AssertionError(f"the server did not switch to {version} within {limit:.1f} s")
 
 
+@pytest.mark.slow
 def test_alias_moves_take_effect_without_a_restart(models: Models) -> None:
-    registry = wb.registry.ModelRegistry(wb.Workbench(models.store))
     payload = split_payload(models.X.iloc[:3])
-    with deploy("live@champion", store=models.store, refresh_interval=0.2) as server:
+    started = time.perf_counter()
+    with (
+        deploy("live@champion", store=models.store, refresh_interval=0.2) as server,
+        opened(models.store) as client,
+    ):
+        # A switch loads the new version as the start did: the start time (models loaded,
+        # process spawned) measured here bounds it, with room for a slow machine.
+        limit = 10 + 3 * (time.perf_counter() - started)
+        registry = wb.registry.ModelRegistry(client)
         pid = server.pid
         with _client(server.url) as http:
             first = http.post("/invocations", json=payload)
             assert first.headers["x-model-version"] == "live/1"
             registry.set_alias("live", "champion", 2, reason="promote")
-            assert _wait_for_version(http, payload, "live/2") < 5
+            _wait_for_version(http, payload, "live/2", limit)
             answer = http.post("/invocations", json=payload)
             assert answer.json()["predictions"] == [1, 1, 1]  # live/2 is the constant model
             registry.rollback("live", "champion", reason="undo")
-            assert _wait_for_version(http, payload, "live/1") < 5
+            _wait_for_version(http, payload, "live/1", limit)
         assert server.status().models["primary"]["uri"] == "live/1"
         assert server.pid == pid
 
@@ -179,9 +211,12 @@ def test_two_workers_share_the_port_and_the_metrics(models: Models) -> None:
         answer = http.post("/invocations", json=payload, headers=fresh)
         return answer.status_code, http.get("/health", headers=fresh).json()["pid"]
 
+    results: list[tuple[int, int]] = []
     with deploy("bc/1", workers=2, store=models.store) as server:
         with _client(server.url) as http, ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(score, range(60)))
+            # Which worker accepts is the kernel's choice: send until both have answered.
+            while len({pid for _, pid in results}) < 2 and len(results) < 600:
+                results += pool.map(score, range(30))
             text = http.get("/metrics").text  # whichever worker answers sums both
         deployment_id = server.deployment_id
     assert {status for status, _ in results} == {200}
@@ -191,10 +226,12 @@ def test_two_workers_share_the_port_and_the_metrics(models: Models) -> None:
         for line in text.splitlines()
         if line.startswith('workbench_requests_total{model="bc",role="primary",status="200"')
     )
-    assert float(line.rsplit(" ", 1)[1]) == 60.0
-    assert len([r for r in _requests_of(models, deployment_id) if r["role"] == "primary"]) == 60
+    assert float(line.rsplit(" ", 1)[1]) == len(results)
+    primary = [r for r in _requests_of(models, deployment_id) if r["role"] == "primary"]
+    assert len(primary) == len(results)
 
 
+@pytest.mark.slow
 def test_the_request_log_holds_every_request(models: Models) -> None:
     rows = models.X.iloc[:5]
     sent = 0

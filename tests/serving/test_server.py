@@ -122,6 +122,7 @@ def test_bad_requests_get_4xx_naming_the_problem_and_the_server_keeps_serving(
     body = response.json()
     assert body["error_code"] == code
     assert needle in body["message"]
+    assert response.headers["x-request-id"]  # errors are traceable like answers
     assert _predict(http, json=split_payload(row)) == models.v1.predict(row).tolist()
 
 
@@ -154,7 +155,10 @@ def test_health_ready_version_metadata_metrics_openapi(
     assert metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text
     assert 'workbench_requests_total{model="bc",role="primary",status="200",version="1"}' in text
-    assert 'workbench_request_errors_total{error_code="MALFORMED_REQUEST",model="bc"' in text
+    assert (
+        'workbench_request_errors_total{error_code="MALFORMED_REQUEST",kind="client",model="bc"'
+        in text
+    )
     assert "workbench_request_latency_seconds_bucket{" in text
     assert 'workbench_prediction_rows_total{model="bc",role="primary",version="1"}' in text
     document = http.get("/openapi.json").json()

@@ -40,6 +40,7 @@ from workbench.registry._signature import (
     check_signature,
     infer_signature,
     make_input_example,
+    signature_from_estimator,
 )
 from workbench.registry._uri import check_alias, check_model_name, parse_model_uri
 from workbench.tracking.run import ActiveRun
@@ -169,8 +170,10 @@ class ModelRegistry:
         input_example
             Training features (or a sample): the signature's columns, dtypes and nullability
             are read from all of it, the output from the model's prediction on its first rows,
-            and its first 5 rows are stored as the input example. Without it, the input
-            signature comes from the run's ``training`` dataset, if logged.
+            and its first 5 rows are stored as the input example. Without it, the signature is
+            what the fitted model declares (``feature_names_in_`` or ``n_features_in_``, and
+            ``classes_``), with the dtypes of the run's ``training`` dataset where it is logged
+            (see ``signature_from_estimator``); for other models, that dataset's schema.
         signature
             A signature to store as is (see ``infer_signature``), instead of inferring one.
         flavor
@@ -213,7 +216,17 @@ class ModelRegistry:
                 input_example, None if model_object is _MISSING else model_object
             )
         elif given_signature is None:
-            given_signature = signature_from_training_input(snapshot)
+            # No example: what the fitted estimator declares (feature names, count, classes),
+            # typed by the run's logged training dataset where it has the column.
+            training = signature_from_training_input(snapshot)
+            if model_object is _MISSING:
+                model_object = self._load_for_signature(digest, serializer, strict=False)
+            declared = (
+                None
+                if model_object is _MISSING
+                else signature_from_estimator(model_object, training)
+            )
+            given_signature = declared or training
         new = NewModelVersion(
             name=name,
             run_id=run_id,
@@ -304,17 +317,31 @@ class ModelRegistry:
             "model first (autolog stores model/model.skops), or pass model= instead."
         )
 
-    def _load_for_signature(self, digest: str, serializer: Serializer) -> Any:
-        """The model behind an artifact, loaded safely, to observe its output; else _MISSING."""
+    def _load_for_signature(
+        self, digest: str, serializer: Serializer, *, strict: bool = True
+    ) -> Any:
+        """The model behind an artifact, loaded safely, to read its signature; else _MISSING.
+
+        ``strict=False``: any failure to load gives _MISSING (a warning), not an error.
+        """
         try:
             return serializer.load(self.store.artifacts.path(digest), trusted=False)
         except UnsafeModelError as exc:
             logger.warning(
-                "Registering without an output signature: the model is not loaded to observe "
-                "its output because it is not trusted by default (%s).",
+                "Registering without the signature the model would show: it is not loaded "
+                "because it is not trusted by default (%s).",
                 exc,
             )
-            return _MISSING
+        except Exception as exc:
+            if strict:
+                raise
+            logger.warning(
+                "Registering without the signature the model would show: it could not be "
+                "loaded (%s: %s).",
+                type(exc).__name__,
+                exc,
+            )
+        return _MISSING
 
     # -- reading ----------------------------------------------------------------------------
     def get_model_version(self, uri: str | ModelVersion) -> ModelVersion:

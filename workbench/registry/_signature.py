@@ -1,7 +1,8 @@
 """Model signatures: what a model takes (columns, dtypes, nullability) and what it returns.
 
 A signature is inferred at registration from the training data (or an input example) and from the
-model's output on a small sample of it. The serving layer calls :meth:`ModelSignature.validate`
+model's output on a small sample of it; without an example, from what the fitted estimator
+declares (:func:`signature_from_estimator`). The serving layer calls :meth:`ModelSignature.validate`
 (every problem, as a list of sentences) or :meth:`ModelSignature.conform` (the data cast to the
 training dtypes, in training column order, or :class:`~workbench.SignatureMismatchError`).
 
@@ -29,6 +30,7 @@ __all__ = [
     "example_data",
     "infer_signature",
     "make_input_example",
+    "signature_from_estimator",
 ]
 
 SAMPLE_ROWS = 100
@@ -406,6 +408,92 @@ def _output_specs(output: Any) -> tuple[tuple[ColumnSpec, ...], tuple[int, ...]]
     nullable = bool(pd.isna(array).any()) if array.dtype.kind in "fOmM" else False
     spec = ColumnSpec("prediction", str(array.dtype), kind_of(array.dtype), nullable)
     return (spec,), tuple(int(n) for n in array.shape[1:])
+
+
+# -- from a fitted estimator --------------------------------------------------------------
+
+# scikit-learn estimators whose tags say "numbers only" but that take any values.
+_TAKES_ANY_VALUES = frozenset(
+    {"DummyClassifier", "DummyRegressor", "FunctionTransformer", "SimpleImputer"}
+)
+
+
+def signature_from_estimator(
+    model: Any, training: ModelSignature | None = None
+) -> ModelSignature | None:
+    """The signature a fitted scikit-learn-style estimator declares about itself.
+
+    Used at registration when no input example is given, so that a server can check requests
+    before the model sees them.
+
+    * Inputs: the column names it was fitted with (``feature_names_in_``), or, for a model
+      fitted on an array, ``n_features_in_`` positional columns (``input_type="ndarray"``).
+    * Their dtypes: those of ``training`` (the schema of the run's logged training dataset)
+      where it has a column of that name (an array model: the same number of columns);
+      otherwise ``float64`` when the estimator takes only numbers (its scikit-learn input tags,
+      read from the first step of a pipeline), nullable if it accepts NaN; otherwise kind
+      ``object``, whose values are not type-checked.
+    * Outputs: for a single-output classifier, ``prediction`` of the dtype of ``classes_``.
+
+    Returns None when the model declares neither ``feature_names_in_`` nor ``n_features_in_``.
+    """
+    names = getattr(model, "feature_names_in_", None)
+    count = getattr(model, "n_features_in_", None)
+    if names is not None:
+        columns = [str(n) for n in names]
+        input_type = "dataframe"
+    elif isinstance(count, int | np.integer) and not isinstance(count, bool) and count > 0:
+        columns = [str(i) for i in range(int(count))]
+        input_type = "ndarray"
+    else:
+        return None
+    known = {c.name: c for c in training.inputs} if training is not None else {}
+    if input_type == "ndarray" and training is not None and len(training.inputs) == len(columns):
+        known = dict(zip(columns, training.inputs, strict=True))
+    numeric, allow_nan = _numeric_input(model)
+    inputs = []
+    for name in columns:
+        spec = known.get(name)
+        if spec is not None:
+            inputs.append(spec)  # for an array model: the dataset's name for that position
+        elif numeric:
+            inputs.append(ColumnSpec(name, "float64", "float", allow_nan))
+        else:
+            inputs.append(ColumnSpec(name, "object", "object", True))
+    method = next((m for m in ("predict", "transform") if callable(getattr(model, m, None))), None)
+    outputs: tuple[ColumnSpec, ...] = ()
+    shape: tuple[int, ...] | None = None
+    classes = getattr(model, "classes_", None) if method == "predict" else None
+    if isinstance(classes, np.ndarray) and classes.ndim == 1:
+        outputs = (ColumnSpec("prediction", str(classes.dtype), kind_of(classes.dtype), False),)
+        shape = ()
+    return ModelSignature(tuple(inputs), outputs, input_type, shape, method)
+
+
+def _numeric_input(model: Any) -> tuple[bool, bool]:
+    """Whether ``model`` takes only numbers (by its scikit-learn input tags, conservatively),
+    and whether it accepts NaN."""
+    first = model
+    while hasattr(first, "steps") and first.steps:  # a pipeline: its first step sees the input
+        first = first.steps[0][1]
+    if not type(first).__module__.startswith("sklearn.") or not hasattr(first, "fit"):
+        return False, True
+    if type(first).__name__ in _TAKES_ANY_VALUES or any(
+        hasattr(first, a) for a in ("transformers", "transformer_list", "estimators", "estimator")
+    ):
+        return False, True  # column transformers, unions and meta-estimators: unknown
+    categorical = getattr(first, "is_categorical_", None)
+    if categorical is not None and bool(np.any(categorical)):
+        return False, True  # e.g. HistGradientBoosting on pandas categories
+    try:
+        from sklearn.utils import get_tags
+
+        tags = get_tags(first).input_tags
+        allow_nan = bool(get_tags(model).input_tags.allow_nan)
+    except Exception:  # older scikit-learn, or tags that cannot be read
+        return False, True
+    numeric = tags.two_d_array and not (tags.string or tags.categorical or tags.dict)
+    return bool(numeric), allow_nan
 
 
 # -- input examples -------------------------------------------------------------------------

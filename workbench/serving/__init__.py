@@ -24,11 +24,14 @@ from typing import TYPE_CHECKING, Any
 from workbench.serving._config import ServingConfig
 from workbench.serving._errors import (
     DeploymentError,
+    HostNotAllowedError,
+    InputRejectedError,
     MalformedRequestError,
     ModelError,
     ModelTimeoutError,
     NotReadyError,
     PayloadTooLargeError,
+    RequestTimeoutError,
     UnsupportedMediaTypeError,
 )
 from workbench.serving._request_log import read_request_log
@@ -46,11 +49,14 @@ __all__ = [
     "Deployment",
     "DeploymentError",
     "DeploymentStatus",
+    "HostNotAllowedError",
+    "InputRejectedError",
     "MalformedRequestError",
     "ModelError",
     "ModelTimeoutError",
     "NotReadyError",
     "PayloadTooLargeError",
+    "RequestTimeoutError",
     "ServingConfig",
     "UnsupportedMediaTypeError",
     "batch_predict",

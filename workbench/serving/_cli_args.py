@@ -11,6 +11,7 @@ from workbench.exceptions import InvalidParameterError
 from workbench.serving._config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_ROWS,
+    DEFAULT_READ_TIMEOUT_S,
     DEFAULT_REFRESH_S,
     DEFAULT_THREADS,
     ServingConfig,
@@ -91,6 +92,22 @@ def add_serving_arguments(parser: argparse.ArgumentParser, *, model_required: bo
         action="store_true",
         help="allow a non-loopback --host (the endpoint has no authentication)",
     )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        default=[],
+        help="also answer requests whose Host header is NAME, e.g. a proxy's or DNS name "
+        "(repeatable; '*': any); others get 421",
+    )
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT_S,
+        metavar="SECONDS",
+        help="seconds a client may take to send a request body, then 408 "
+        f"({DEFAULT_READ_TIMEOUT_S:g})",
+    )
     parser.add_argument("--max-rows", type=int, default=DEFAULT_MAX_ROWS)
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     parser.add_argument(
@@ -108,6 +125,18 @@ def add_serving_arguments(parser: argparse.ArgumentParser, *, model_required: bo
     parser.add_argument(
         "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug")
     )
+    parser.add_argument(
+        "--loop",
+        default="auto",
+        choices=("auto", "asyncio", "uvloop"),
+        help="event loop (auto: uvloop where installed)",
+    )
+    parser.add_argument(
+        "--http",
+        default="auto",
+        choices=("auto", "h11", "httptools"),
+        help="HTTP parser (auto: httptools where installed)",
+    )
 
 
 def deploy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -124,12 +153,16 @@ def deploy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "method": args.method,
         "trusted": True if args.trusted else (list(args.trust) or False),
         "allow_remote": args.allow_remote,
+        "allowed_hosts": list(args.allowed_host),
+        "read_timeout": args.read_timeout,
         "max_rows": args.max_rows,
         "max_body_bytes": args.max_body_bytes,
         "refresh_interval": args.refresh_interval,
         "log_payloads": not args.no_log_payloads,
         "deployment_id": args.deployment_id,
         "log_level": args.log_level,
+        "loop": args.loop,
+        "http": args.http,
     }
     if args.fallback_default is not None:
         try:
@@ -174,9 +207,13 @@ def config_from_args(args: argparse.Namespace, *, caller: str) -> ServingConfig:
         trusted=kwargs["trusted"],
         method=kwargs["method"],
         allow_remote=kwargs["allow_remote"],
+        allowed_hosts=kwargs["allowed_hosts"],
+        read_timeout_s=kwargs["read_timeout"],
         max_rows=kwargs["max_rows"],
         max_body_bytes=kwargs["max_body_bytes"],
         refresh_interval_s=kwargs["refresh_interval"],
         log_payloads=kwargs["log_payloads"],
         log_level=kwargs["log_level"],
+        loop=kwargs["loop"],
+        http=kwargs["http"],
     ).validated(caller)

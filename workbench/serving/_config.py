@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,20 @@ from typing import Any
 from workbench import _validation as v
 from workbench.registry import parse_model_uri
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_ROWS", "ServingConfig", "is_loopback"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_ROWS",
+    "DEFAULT_READ_TIMEOUT_S",
+    "ServingConfig",
+    "is_loopback",
+]
 
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
 DEFAULT_REFRESH_S = 1.0
 DEFAULT_THREADS = 2
+DEFAULT_READ_TIMEOUT_S = 30.0
+_HOST_NAME = re.compile(r"\*|[A-Za-z0-9_.:\[\]-]{1,253}")  # "*": any host
 _UNSET: Any = object()
 
 
@@ -63,6 +72,8 @@ class ServingConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_rows: int = DEFAULT_MAX_ROWS
     refresh_interval_s: float = DEFAULT_REFRESH_S
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    allowed_hosts: list[str] = dataclasses.field(default_factory=list)
     threads: int = DEFAULT_THREADS
     log_payloads: bool = True
     allow_remote: bool = False
@@ -70,6 +81,8 @@ class ServingConfig:
     watch_pid_started: float | None = None
     ready_file: str | None = None
     log_level: str = "warning"
+    loop: str = "auto"
+    http: str = "auto"
 
     # -- transport ----------------------------------------------------------------------------
     def to_json(self) -> str:
@@ -102,6 +115,8 @@ class ServingConfig:
             "method": self.method,
             "max_body_bytes": self.max_body_bytes,
             "max_rows": self.max_rows,
+            "read_timeout_s": self.read_timeout_s,
+            "allowed_hosts": list(self.allowed_hosts),
             "log_payloads": self.log_payloads,
             "store": self.store,
         }
@@ -179,11 +194,29 @@ class ServingConfig:
             or not (0.05 <= refresh <= 3600)
         ):
             raise v.fail("refresh_interval", caller, "seconds in [0.05, 3600]", refresh)
+        read = self.read_timeout_s
+        if isinstance(read, bool) or not isinstance(read, int | float) or not 0 < read <= 3600:
+            raise v.fail("read_timeout", caller, "seconds in (0, 3600]", read)
+        if not isinstance(self.allowed_hosts, list) or not all(
+            isinstance(h, str) and _HOST_NAME.fullmatch(h) for h in self.allowed_hosts
+        ):
+            raise v.fail(
+                "allowed_hosts",
+                caller,
+                "a list of host names or addresses (e.g. ['models.example.com']; '*' allows any)",
+                self.allowed_hosts,
+            )
         if not (
             isinstance(self.trusted, bool)
             or (isinstance(self.trusted, list) and all(isinstance(t, str) for t in self.trusted))
         ):
             raise v.fail("trusted", caller, "True, False or a list of type names", self.trusted)
+        for name, value, choices in (
+            ("loop", self.loop, ("auto", "asyncio", "uvloop")),
+            ("http", self.http, ("auto", "h11", "httptools")),
+        ):
+            if value not in choices:
+                raise v.fail(name, caller, f"one of {', '.join(map(repr, choices))}", value)
         if self.method is not None and self.method not in (
             "predict",
             "predict_proba",

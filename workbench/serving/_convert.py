@@ -23,7 +23,7 @@ import pandas as pd
 
 from workbench.exceptions import SignatureMismatchError
 from workbench.registry import ColumnSpec, ModelSignature
-from workbench.serving._payloads import Table
+from workbench.serving._payloads import Table, preview
 
 __all__ = ["InputConverter"]
 
@@ -48,6 +48,9 @@ class InputConverter:
             s.kind == "float" and s.dtype == "float64" for s in self.specs
         )
         self.dtypes = [_dtype(s.dtype) for s in self.specs]
+        # Columns whose values are passed on unchecked (kind "object": no known type).
+        self.unchecked = [s.name for s in self.specs if s.kind == "object"]
+        self.checks_all = signature is not None and not self.unchecked
 
     # -- entry point --------------------------------------------------------------------------
     def convert(self, table: Table) -> tuple[Any, Table]:
@@ -324,18 +327,11 @@ def _series(values: list[Any], dtype: Any, nulls: list[int]) -> Any:
 
 
 def _describe(values: list[Any], rows: list[int]) -> str:
-    shown = [values[i] for i in rows[:_SHOWN]] if values else []
+    """``['abc', [[[...]]]] at rows [0, 4]``: the first bad values, each cut short (a client's
+    value may be nested a thousand levels deep; ``repr`` of it would recurse that far)."""
+    shown = ", ".join(preview(values[i]) for i in rows[:_SHOWN]) if values else ""
     more = f" and {len(rows) - _SHOWN} more" if len(rows) > _SHOWN else ""
-    return f"{_plain(shown)!r} at rows {[int(i) for i in rows[:_SHOWN]]}{more}"
-
-
-def _plain(values: list[Any]) -> list[Any]:
-    out = []
-    for value in values:
-        value = value.item() if isinstance(value, np.generic) else value
-        text = repr(value)
-        out.append(value if len(text) <= 40 else text[:37] + "...")
-    return out
+    return f"[{shown}] at rows {[int(i) for i in rows[:_SHOWN]]}{more}"
 
 
 def _bad(values: list[Any], rows: list[int], spec: ColumnSpec, what: str) -> str:

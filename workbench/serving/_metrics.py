@@ -10,7 +10,9 @@ Metric names (all labelled ``model``, ``version``, ``role``)::
 
     workbench_requests_total{status}          requests answered, by HTTP status
     workbench_request_latency_seconds         histogram, from request received to response ready
-    workbench_request_errors_total{error_code} 4xx and 5xx answers, and model failures
+    workbench_request_errors_total{error_code,kind}  4xx (kind="client": the request was at
+                                              fault) and 5xx answers (kind="server"), and
+                                              model calls that failed (server)
     workbench_prediction_rows_total           rows scored
     workbench_fallbacks_total{reason}         answers given by the fallback (error, timeout)
     workbench_shadow_dropped_total            shadow calls skipped because the shadow lagged
@@ -23,6 +25,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from workbench.serving._errors import error_kind
 
 __all__ = ["CONTENT_TYPE", "ServingMetrics"]
 
@@ -69,8 +73,9 @@ class ServingMetrics:
         )
         self.errors = Counter(
             "workbench_request_errors",
-            "Scoring requests answered with an error, or model calls that failed.",
-            (*_LABELS, "error_code"),
+            "Scoring requests answered with an error, or model calls that failed; kind is "
+            "'client' for 4xx answers (the request was at fault), 'server' otherwise.",
+            (*_LABELS, "error_code", "kind"),
             registry=registry,
         )
         self.rows = Counter(
@@ -117,7 +122,11 @@ class ServingMetrics:
         if rows:
             rows_counter.inc(rows)
         if error_code is not None:
-            self.errors.labels(model, version, role, error_code).inc()
+            self.error(model, version, role, error_code, status)
+
+    def error(self, model: str, version: str, role: str, error_code: str, status: int) -> None:
+        """Count one error answer, or one failed model call, as a client or server error."""
+        self.errors.labels(model, version, role, error_code, error_kind(status)).inc()
 
     def render(self) -> bytes:
         """The text exposition format (summed over workers in multiprocess mode)."""

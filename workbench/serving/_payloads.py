@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "encode_predictions",
     "loads",
     "parse_payload",
+    "preview",
 ]
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -58,6 +60,8 @@ _ACCEPTED = (
     "'inputs' (MLflow's scoring formats)"
 )
 _SHOWN = 3
+LOG_DEPTH = 64  # values nested deeper are logged as a marker (orjson writes at most 254 levels)
+_TOO_DEEP = f"<nested more than {LOG_DEPTH} levels deep: not logged>"
 
 
 @dataclass
@@ -79,29 +83,106 @@ class Table:
         return len(self.frame) if self.frame is not None else len(self.rows)
 
     def to_json(self) -> str:
-        """The rows as ``{"columns": [...], "data": [[...], ...]}`` (what the request log keeps)."""
+        """The rows as ``{"columns": [...], "data": [[...], ...]}`` (what the request log keeps).
+
+        Never fails on rows the parser accepted: values nested more than ``LOG_DEPTH`` levels
+        deep (which the parser reads, up to 1024 levels, but orjson does not write beyond 254)
+        are replaced by a marker string.
+        """
         if self.frame is not None:
             return self.frame.to_json(orient="split", index=False, date_format="iso")
-        return dumps({"columns": self.names, "data": self.rows}).decode()
+        try:
+            return dumps({"columns": self.names, "data": self.rows}).decode()
+        except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
+            return dumps({"columns": self.names, "data": _loggable(self.rows)}).decode()
+
+
+def _loggable(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` with containers deeper than ``LOG_DEPTH`` replaced by a marker and
+    text made valid UTF-8 (recursion bounded by ``LOG_DEPTH``, whatever the input's depth)."""
+    if isinstance(value, str):
+        return _valid_text(value)
+    if isinstance(value, list | tuple):
+        if depth >= LOG_DEPTH:
+            return _TOO_DEEP
+        return [_loggable(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        if depth >= LOG_DEPTH:
+            return _TOO_DEEP
+        return {_valid_text(str(k)): _loggable(item, depth + 1) for k, item in value.items()}
+    return value
+
+
+def _valid_text(text: str) -> str:
+    """``text`` as valid Unicode: unpaired surrogates (which UTF-8 cannot hold) escaped."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 # -- JSON -------------------------------------------------------------------------------------
 
 
 def loads(body: bytes) -> Any:
-    """Parse JSON; ``NaN``/``Infinity`` literals and integers beyond 64 bits are accepted too."""
+    """Parse JSON; ``NaN``/``Infinity`` literals and integers beyond 64 bits are accepted too.
+
+    Text must be valid Unicode either way: the ``json`` module, tried when orjson refuses a body,
+    would let unpaired surrogates through (``"\\ud800"``), which no UTF-8 store can hold.
+    """
     if orjson is not None:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
             pass  # maybe NaN/Infinity or a huge integer, which the json module reads
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise MalformedRequestError(
             f"The request body is not valid JSON ({_clip(str(exc))}). Send {_ACCEPTED}, e.g. "
             '{"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}}.'
         ) from None
+    bad = _invalid_text(value)
+    if bad is not None:
+        raise MalformedRequestError(
+            f"The request body has text that is not valid Unicode: {preview(bad)} holds an "
+            "unpaired UTF-16 surrogate (an escape such as \\ud800 without its partner). Send "
+            "text as UTF-8, escaping characters outside the BMP as surrogate pairs."
+        )
+    return value
+
+
+def _invalid_text(value: Any) -> str | None:
+    """The first string (key or value) in ``value`` that UTF-8 cannot encode; iterative."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+    return None
+
+
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxlevel = 3
+_PREVIEW.maxlist = _PREVIEW.maxtuple = _PREVIEW.maxdict = _PREVIEW.maxset = 4
+_PREVIEW.maxstring = _PREVIEW.maxlong = _PREVIEW.maxother = 40
+
+
+def preview(value: Any) -> str:
+    """A short repr of a client's value for error messages: at most 3 levels deep, long strings
+    and lists cut (so a list nested 1,000 deep is ``[[[[...]]]]``, not a RecursionError)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return _PREVIEW.repr(value)
 
 
 def _default(value: Any) -> Any:
@@ -223,7 +304,7 @@ def _json_payload(payload: Any) -> Table:
     if params not in (None, {}):
         raise MalformedRequestError(
             "This server does not take inference 'params' (the model's predict() has none); "
-            f"got {_clip(repr(params))}. Remove 'params' from the request."
+            f"got {preview(params)}. Remove 'params' from the request."
         )
     fmt = found[0]
     value = payload[fmt]

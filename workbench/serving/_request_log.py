@@ -56,7 +56,7 @@ class RequestLog:
         self._recorder.record(
             "requests",
             {
-                "request_id": request_id,
+                "request_id": _text(request_id),
                 "deployment_id": self.deployment_id,
                 "model_name": model_name,
                 "model_version": model_version,
@@ -67,13 +67,23 @@ class RequestLog:
                 "n_rows": n_rows,
                 "inputs": inputs if self.log_payloads else None,
                 "outputs": outputs if self.log_payloads else None,
-                "error": error,
+                "error": None if error is None else _text(error),
             },
         )
 
     def flush(self) -> None:
         """Write everything buffered to the journal now (at shutdown)."""
         self._recorder.flush()
+
+
+def _text(value: str) -> str:
+    """``value`` as text UTF-8 can hold: a message quoting a client's string may carry an
+    unpaired surrogate, which the store cannot write (and would hold up the journal)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def read_request_log(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import os
 import time
@@ -37,25 +38,31 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from workbench._version import __version__
 from workbench.exceptions import WorkbenchError
+from workbench.registry import parse_model_uri
 from workbench.registry._entities import thaw
 from workbench.serving._batching import Batcher
 from workbench.serving._errors import (
+    ClientDisconnectedError,
+    HostNotAllowedError,
+    InputRejectedError,
     MalformedRequestError,
     ModelError,
     ModelTimeoutError,
     NotReadyError,
     PayloadTooLargeError,
+    RequestTimeoutError,
 )
+from workbench.serving._guard import HostGuard, allowed_hosts
 from workbench.serving._metrics import CONTENT_TYPE, ServingMetrics
 from workbench.serving._openapi import openapi_document
 from workbench.serving._payloads import Table, dumps, encode_predictions, parse_payload
-from workbench.serving._policy import CANARY, FALLBACK, SHADOW, Served, TrafficPolicy
+from workbench.serving._policy import CANARY, FALLBACK, PRIMARY, SHADOW, Served, TrafficPolicy
 from workbench.serving._request_log import RequestLog
 
 if TYPE_CHECKING:
@@ -68,7 +75,10 @@ logger = logging.getLogger("workbench.serving")
 
 JSON = "application/json"
 DEFAULT = "default"  # the method (and version label) of a configured default answer
-_SMALL_BODY = 1 << 20
+NOT_LOADED = "none"  # the version label of requests answered before a model was chosen
+INTERNAL_ERROR = "INTERNAL_ERROR"
+# What a model raises on input it cannot read (sklearn: ValueError, TypeError; pandas: KeyError).
+_INPUT_FAULTS = (ValueError, TypeError, KeyError)
 _SHADOW_BACKLOG = 64
 _MAX_ID = 128  # a client's x-request-id is kept up to this length
 
@@ -110,12 +120,17 @@ def build_app(config: ServingConfig, *, client: Workbench | None = None) -> Star
         },
     )
     app.state.server = server
+    hosts = allowed_hosts(config.host, config.allowed_hosts)
+    app.add_middleware(HostGuard, allowed=hosts, refuse=server.refuse_host)
     return app
 
 
 def error_response(code: str, message: str, status: int, headers: Any = None) -> Response:
-    """The JSON error body every failure is answered with."""
-    body = dumps({"error_code": code, "message": message})
+    """The JSON error body every failure is answered with (whatever the message holds)."""
+    try:
+        body = dumps({"error_code": code, "message": message})
+    except (TypeError, ValueError):  # text UTF-8 cannot hold (unpaired surrogates): escaped
+        body = json.dumps({"error_code": code, "message": message}).encode()
     return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
@@ -134,9 +149,11 @@ async def _workbench_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.error("Unexpected error answering %s", request.url.path, exc_info=exc)
+    # Starlette re-raises the exception after this answer, and uvicorn logs its traceback: one
+    # line here, not a second traceback. (/invocations handles its own failures.)
+    logger.error("Unexpected error answering %s: %s: %s", request.url.path, type(exc).__name__, exc)
     return error_response(
-        "INTERNAL_ERROR", f"The server failed unexpectedly ({type(exc).__name__}).", 500
+        INTERNAL_ERROR, f"The server failed unexpectedly ({type(exc).__name__}).", 500
     )
 
 
@@ -156,6 +173,7 @@ class ModelServer:
         self._openapi: tuple[str, bytes] | None = None
         self._batchers: dict[tuple[bool, str, int, str], Batcher] = {}
         self._batchers_epoch = 0
+        self.model_name = parse_model_uri(config.model_uri).name
         self._id_prefix = uuid.uuid4().hex[:16]
         self._ids = itertools.count()
         self.started_at = time.time()
@@ -189,29 +207,101 @@ class ModelServer:
         """A unique request id: random per app, then a counter (cheaper than a uuid4 each)."""
         return f"{self._id_prefix}{next(self._ids):016x}"
 
+    def _request_id(self, headers: Any) -> str:
+        return str(headers.get("x-request-id", ""))[:_MAX_ID] or self._next_id()
+
     async def invocations(self, request: Request) -> Response:
+        """Score a request. Every answer carries ``x-request-id``, and every request (answered,
+        refused, or abandoned by its client) is one request-log row and one metrics count."""
         started = time.perf_counter()
         received_us = time.time_ns() // 1000
-        request_id = request.headers.get("x-request-id", "")[:_MAX_ID] or self._next_id()
-        if not self.policy.ready:
-            raise NotReadyError("The models are still loading; retry when /ready answers 200.")
-        served, role = self.policy.choose()
+        request_id = self._request_id(request.headers)
+        served: Served | None = None
+        role = PRIMARY
         try:
+            if not self.policy.ready:
+                raise NotReadyError("The models are still loading; retry when /ready answers 200.")
+            served, role = self.policy.choose()
             body = await self._read_body(request)
             table = parse_payload(
                 body, request.headers.get("content-type"), max_rows=self.config.max_rows
             )
             data, table = served.converter.convert(table)
-        except WorkbenchError as exc:
-            self._record(served, role, started, exc.http_status, None)
-            self.metrics.errors.labels(served.name, str(served.number), role, exc.error_code).inc()
-            self._log(
-                request_id, served, role, received_us, started, exc.http_status, None, None, exc
+        except Exception as exc:  # refused before the model saw it: no inputs logged
+            return self._refuse(request_id, served, role, received_us, started, exc)
+        try:
+            return await self._answer(served, role, data, table, request_id, received_us, started)
+        except Exception as exc:  # the model rejected the input, or this server failed
+            return self._refuse(request_id, served, role, received_us, started, exc, table)
+
+    def _refuse(
+        self,
+        request_id: str,
+        served: Served | None,
+        role: str,
+        received_us: int,
+        started: float,
+        exc: Exception,
+        table: Table | None = None,
+    ) -> Response:
+        """The error answer to a request, logged and counted. Exceptions that are not a
+        WorkbenchError are faults of this server: 500, with one traceback in the log."""
+        if not isinstance(exc, WorkbenchError):
+            logger.error(
+                "Unexpected error answering /invocations (request %s)", request_id, exc_info=exc
             )
+            exc = InternalError(
+                f"The server failed unexpectedly ({type(exc).__name__}: {_clip(str(exc))}); its "
+                f"log has the details of request {request_id}."
+            )
+        status = exc.http_status
+        self._record(served, role, started, status, None, exc.error_code)
+        self._log(request_id, served, role, received_us, started, status, table, None, exc)
+        headers = {"x-request-id": request_id}
+        if isinstance(exc, ClientDisconnectedError):
+            logger.info("Request %s: %s", request_id, exc)
+        elif isinstance(exc, RequestTimeoutError):
+            headers["connection"] = "close"  # the rest of the body may still be on its way
+        return error_response(exc.error_code, str(exc), status, headers)
+
+    async def refuse_host(self, scope: dict[str, Any], host: str) -> Response:
+        """The 421 answer to a request for a host this server is not (see :mod:`._guard`)."""
+        names = sorted(allowed_hosts(self.config.host, self.config.allowed_hosts) or ())
+        exc = HostNotAllowedError(
+            f"This server does not answer for host {host!r}: it is bound to {self.config.host} "
+            f"and answers for {names}. If a proxy or a DNS name leads here, allow that name "
+            "with deploy(..., allowed_hosts=[...]) (CLI: --allowed-host NAME)."
+        )
+        request = Request(scope)
+        request_id = self._request_id(request.headers)
+        if scope.get("path") != "/invocations" or scope.get("method") != "POST":
             return error_response(exc.error_code, str(exc), exc.http_status)
-        return await self._answer(served, role, data, table, request_id, received_us, started)
+        started = time.perf_counter()
+        received_us = time.time_ns() // 1000
+        served = self.policy.primary if self.policy.ready else None
+        return self._refuse(request_id, served, PRIMARY, received_us, started, exc)
 
     async def _read_body(self, request: Request) -> bytes:
+        """The request body, or RequestTimeoutError if it takes longer than ``read_timeout_s``
+        to arrive (a client that stops half-way would hold the connection forever)."""
+        received = [0]
+        timeout = self.config.read_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._receive_body(request, received)
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"The request body did not arrive within {timeout:g} s ({received[0]:,} bytes "
+                "received, then nothing). Send the whole body without pausing; the limit is "
+                "deploy(read_timeout=...) (CLI: --read-timeout)."
+            ) from None
+        except ClientDisconnect:
+            raise ClientDisconnectedError(
+                f"The client closed the connection after sending {received[0]:,} bytes of its "
+                "request body; nobody was answered."
+            ) from None
+
+    async def _receive_body(self, request: Request, received: list[int]) -> bytes:
         limit = self.config.max_body_bytes
         length = request.headers.get("content-length")
         if length is not None:
@@ -221,15 +311,13 @@ class ModelServer:
                 raise MalformedRequestError(f"Invalid Content-Length header {length!r}.") from None
             if size > limit:
                 raise _too_large(size, limit)
-            if size <= _SMALL_BODY:
-                return await request.body()
-        chunks, size = [], 0
+        chunks = []
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(size, limit)
+            received[0] += len(chunk)
+            if received[0] > limit:
+                raise _too_large(received[0], limit)
             chunks.append(chunk)
-        return b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _answer(
         self,
@@ -246,24 +334,18 @@ class ModelServer:
             result = await self._call(served, data, table.n_rows)
         except (ModelError, ModelTimeoutError) as failure:
             reason = "timeout" if isinstance(failure, ModelTimeoutError) else "error"
-            self.metrics.errors.labels(
-                served.name, str(served.number), role, failure.error_code
-            ).inc()
+            self.metrics.error(
+                served.name, str(served.number), role, failure.error_code, failure.http_status
+            )
             rescued = await self._fallback(served, role, table, failure)
             if rescued is None:
-                self._record(served, role, started, failure.http_status, None)
+                status = failure.http_status
+                self._record(served, role, started, status, None)
                 self._log(
-                    request_id,
-                    served,
-                    role,
-                    received_us,
-                    started,
-                    failure.http_status,
-                    table,
-                    None,
-                    failure,
+                    request_id, served, role, received_us, started, status, table, None, failure
                 )
-                return error_response(failure.error_code, str(failure), failure.http_status)
+                headers = {"x-request-id": request_id}
+                return error_response(failure.error_code, str(failure), status, headers)
             self.metrics.fallbacks.labels(served.name, str(served.number), role, reason).inc()
             result, answered = rescued
             note = f"{served.label} ({role}) failed, {answered} answered: {failure}"
@@ -277,7 +359,10 @@ class ModelServer:
         )
         shadow = self.policy.shadow
         if shadow is not None:
-            self._start_shadow(shadow, table, request_id, received_us)
+            try:
+                self._start_shadow(shadow, table, request_id, received_us)
+            except Exception:  # the shadow must never disturb serving (the row is written)
+                logger.exception("Could not start the shadow call of request %s.", request_id)
         headers = {
             "x-request-id": request_id,
             "x-model-version": served.label if served.method != DEFAULT else DEFAULT,
@@ -318,10 +403,27 @@ class ModelServer:
                 f"Model {served.label} did not answer within {timeout:g} s."
             ) from None
         except Exception as exc:
-            logger.warning("Model %s failed: %s: %s", served.label, type(exc).__name__, exc)
-            raise ModelError(
-                f"Model {served.label} failed on this input: {type(exc).__name__}: {exc}"
-            ) from exc
+            what = f"{type(exc).__name__}: {str(exc).strip().rstrip('.')}"
+            converter = served.converter
+            if isinstance(exc, _INPUT_FAULTS) and not converter.checks_all:
+                # Nothing checked the input before the model: its refusal is the input's fault.
+                if converter.signature is None:
+                    why = (
+                        "The model has no signature, so requests reach it unchecked; send rows "
+                        "like those it was trained on (register it with input_example= for "
+                        "precise errors)."
+                    )
+                else:
+                    why = (
+                        f"The model's signature does not give the types of columns "
+                        f"{_clip(repr(converter.unchecked))}, so their values reach it "
+                        "unchecked; send values like those it was trained on."
+                    )
+                raise InputRejectedError(
+                    f"Model {served.label} rejected this input: {what}. {why}"
+                ) from exc
+            logger.warning("Model %s failed: %s", served.label, what)
+            raise ModelError(f"Model {served.label} failed on this input: {what}") from exc
 
     async def _fallback(
         self, failed: Served, role: str, table: Table, failure: WorkbenchError
@@ -379,10 +481,8 @@ class ModelServer:
             error, status = exc, exc.http_status
         except Exception as exc:  # the shadow must never disturb serving
             error, status = exc, 500
-        self._record(shadow, SHADOW, started, status, table.n_rows)
-        if error is not None:
-            code = getattr(error, "error_code", "INTERNAL_ERROR")
-            self.metrics.errors.labels(shadow.name, str(shadow.number), SHADOW, code).inc()
+        code = None if error is None else getattr(error, "error_code", INTERNAL_ERROR)
+        self._record(shadow, SHADOW, started, status, table.n_rows, code)
         self._log(
             request_id,
             shadow,
@@ -397,17 +497,32 @@ class ModelServer:
         )
 
     # -- bookkeeping --------------------------------------------------------------------------
+    def _who(self, served: Served | None) -> tuple[str, str, int | None]:
+        """Model name, version label and version number of an answer (``served`` is None when
+        the request was refused before a version was chosen: the models were not loaded)."""
+        if served is None:
+            return self.model_name, NOT_LOADED, None
+        if served.method == DEFAULT:
+            return served.name, DEFAULT, None
+        return served.name, str(served.number), served.number
+
     def _record(
-        self, served: Served, role: str, started: float, status: int, rows: int | None
+        self,
+        served: Served | None,
+        role: str,
+        started: float,
+        status: int,
+        rows: int | None,
+        error_code: str | None = None,
     ) -> None:
-        version = DEFAULT if served.method == DEFAULT else str(served.number)
+        name, version, _ = self._who(served)
         seconds = time.perf_counter() - started
-        self.metrics.observe(served.name, version, role, status, seconds, rows or 0)
+        self.metrics.observe(name, version, role, status, seconds, rows or 0, error_code)
 
     def _log(
         self,
         request_id: str,
-        served: Served,
+        served: Served | None,
         role: str,
         received_us: int,
         started: float,
@@ -418,19 +533,29 @@ class ModelServer:
         note: str | None = None,
         rows: int | None = None,
     ) -> None:
+        """One request-log row; if the inputs cannot be written, the row without them."""
+        name, _, number = self._who(served)
+        message = note if error is None else f"{type(error).__name__}: {error}"
+        inputs = None
+        try:
+            inputs = table.to_json() if table is not None else None
+        except Exception as exc:  # e.g. a CSV value pandas cannot write: the row still counts
+            logger.warning("Request %s: its inputs are not logged: %s", request_id, exc)
+            problem = f"inputs not logged ({type(exc).__name__}: {exc})"
+            message = problem if message is None else f"{message}; {problem}"
         try:
             self.log.log(
                 request_id=request_id,
-                model_name=served.name,
-                model_version=None if served.method == DEFAULT else served.number,
+                model_name=name,
+                model_version=number,
                 role=role,
                 received_at_us=received_us,
                 latency_ms=(time.perf_counter() - started) * 1000.0,
                 status=status,
                 n_rows=table.n_rows if table is not None else rows,
-                inputs=table.to_json() if table is not None else None,
+                inputs=inputs,
                 outputs=predictions.decode() if predictions is not None else None,
-                error=note if error is None else f"{type(error).__name__}: {error}",
+                error=message,
             )
         except Exception:  # logging must never fail a request
             logger.exception("Could not log request %s.", request_id)
@@ -508,6 +633,17 @@ def _too_large(size: int, limit: int) -> PayloadTooLargeError:
         f"The request body has {size:,} bytes or more; this server accepts at most {limit:,}. "
         "Send fewer rows per request, or score files with workbench.batch_predict()."
     )
+
+
+class InternalError(WorkbenchError):
+    """An unexpected failure of this server while answering (a bug: its log has the traceback)."""
+
+    error_code = INTERNAL_ERROR
+    http_status = 500
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _no_model(data: Any) -> Any:

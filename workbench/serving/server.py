@@ -33,6 +33,7 @@ from workbench.serving import _errors
 from workbench.serving._config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_ROWS,
+    DEFAULT_READ_TIMEOUT_S,
     DEFAULT_REFRESH_S,
     DEFAULT_THREADS,
     ServingConfig,
@@ -63,6 +64,9 @@ _ERRORS: dict[str, type[WorkbenchError]] = {
     "MALFORMED_REQUEST": _errors.MalformedRequestError,
     "UNSUPPORTED_MEDIA_TYPE": _errors.UnsupportedMediaTypeError,
     "PAYLOAD_TOO_LARGE": _errors.PayloadTooLargeError,
+    "INPUT_REJECTED": _errors.InputRejectedError,
+    "REQUEST_TIMEOUT": _errors.RequestTimeoutError,
+    "HOST_NOT_ALLOWED": _errors.HostNotAllowedError,
     "MODEL_ERROR": _errors.ModelError,
     "MODEL_TIMEOUT": _errors.ModelTimeoutError,
     "NOT_READY": _errors.NotReadyError,
@@ -93,13 +97,17 @@ def deploy(
     method: str | None = None,
     threads: int = DEFAULT_THREADS,
     allow_remote: bool = False,
+    allowed_hosts: Sequence[str] = (),
     deployment_id: str | None = None,
     store: Any = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     refresh_interval: float = DEFAULT_REFRESH_S,
+    read_timeout: float = DEFAULT_READ_TIMEOUT_S,
     log_payloads: bool = True,
     log_level: str = "warning",
+    loop: str = "auto",
+    http: str = "auto",
     detach: bool = False,
     startup_timeout: float = 120.0,
     _inherit_output: bool = False,
@@ -114,6 +122,11 @@ def deploy(
     port, host
         Where to listen; ``port=0`` picks a free port (see ``Deployment.url``). Only loopback
         hosts unless ``allow_remote=True``: the endpoint has no authentication.
+    allowed_hosts
+        More names the server answers for in the ``Host`` header, besides the address it is
+        bound to (and ``localhost`` on loopback, this machine's names off loopback): those of a
+        proxy or DNS entry in front of it. Other names get 421, which keeps web pages that
+        re-point their domain at this machine (DNS rebinding) from reading it. ``["*"]``: any.
     workers
         Server processes sharing the port (each loads its own copy of the models).
     canary
@@ -140,8 +153,14 @@ def deploy(
         The store holding the model, and receiving the deployment record and request log.
     max_rows, max_body_bytes
         Larger requests get 413.
+    read_timeout
+        Seconds a client may take to send a request body; slower ones get 408 and the
+        connection is closed.
     log_payloads
         Keep inputs and outputs in the request log (the monitoring layer needs them).
+    loop, http
+        uvicorn's event loop (``"asyncio"``, ``"uvloop"``) and HTTP parser (``"h11"``,
+        ``"httptools"``); ``"auto"``: uvloop and httptools where installed.
     detach
         Keep serving after this process exits. By default the server stops with it.
     startup_timeout
@@ -167,6 +186,8 @@ def deploy(
         )
     if isinstance(trusted, str) or not isinstance(trusted, bool | Sequence):
         raise v.fail("trusted", caller, "True, False or a list of type names", trusted)
+    if isinstance(allowed_hosts, str) or not isinstance(allowed_hosts, Sequence):
+        raise v.fail("allowed_hosts", caller, "a list of host names", allowed_hosts)
     if (
         isinstance(startup_timeout, bool)
         or not isinstance(startup_timeout, int | float)
@@ -203,8 +224,12 @@ def deploy(
         max_rows=max_rows,
         max_body_bytes=max_body_bytes,
         refresh_interval_s=refresh_interval,
+        read_timeout_s=read_timeout,
+        allowed_hosts=list(allowed_hosts),
         log_payloads=log_payloads,
         log_level=log_level,
+        loop=loop,
+        http=http,
     ).validated(caller)
     from workbench.client import connect
 
@@ -441,10 +466,18 @@ class Deployment:
         response = self._client().post(
             "/invocations", content=body, headers={"content-type": "application/json"}
         )
-        payload = response.json()
-        if response.status_code != 200:
+        try:
+            payload = response.json()
+        except ValueError:  # not our JSON (e.g. uvicorn's plain-text 400 for broken HTTP)
+            payload = None
+        if not isinstance(payload, dict):
+            payload = {}
+        if response.status_code != 200 or "predictions" not in payload:
             error = _ERRORS.get(payload.get("error_code", ""), WorkbenchError)
-            raise error(payload.get("message", response.text))
+            raise error(
+                payload.get("message")
+                or f"The server answered {response.status_code}: {response.text[:500]}"
+            )
         predictions = payload["predictions"]
         if predictions and all(isinstance(p, dict) for p in predictions):
             return pd.DataFrame(predictions)
