@@ -178,3 +178,62 @@ def test_bad_inputs_are_refused(tmp_path: object) -> None:
         drift_report(42, frame)
     with pytest.raises(InvalidParameterError, match="not available yet"):
         drift_report(frame, "deployment:churn-api")
+
+
+@pytest.fixture
+def schema_changed() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One feature missing on the current side, one all-NaN, one turned from numbers into text."""
+    rng = np.random.default_rng(3)
+    n = 500
+    reference = pd.DataFrame(
+        {
+            "good": rng.normal(size=n),
+            "gone": rng.normal(size=n),
+            "emptied": rng.normal(size=n),
+            "as_text": rng.normal(size=n),
+        }
+    )
+    current = pd.DataFrame(
+        {
+            "good": rng.normal(size=n),
+            "emptied": np.nan,
+            "as_text": rng.normal(size=n).round(2).astype(str),
+        }
+    )
+    return reference, current
+
+
+def test_the_headline_names_columns_that_were_not_tested(
+    schema_changed: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    report = drift_report(*schema_changed)
+    assert not report.dataset_drift and report.n_tested == 1
+    expected = "'gone' (missing_in_current), 'emptied' (empty), 'as_text' (type_mismatch)"
+    assert f"3 NOT TESTED: {expected}" in report.headline
+    assert report.headline in repr(report)
+    assert report.skipped_columns == ["gone", "emptied", "as_text"]
+    assert list(report.schema_changes.index) == ["gone", "emptied", "as_text"]
+    assert "Not tested (3 schema changes)" in report.to_html(interactive=False)
+    data = json.loads(report.to_json())
+    assert data["schema_changes"] == ["gone", "emptied", "as_text"]
+    assert [c["status"] for c in data["skipped_columns"]] == [
+        "missing_in_current",
+        "empty",
+        "type_mismatch",
+    ]
+    assert data["on_schema_change"] == "report" and "NOT TESTED" in data["headline"]
+    again = type(report).from_dict(data)
+    assert again.headline == report.headline
+
+
+def test_schema_changes_can_count_as_drift(
+    schema_changed: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    report = drift_report(*schema_changed, on_schema_change="drift")
+    assert report.dataset_drift and report.n_drifted == 0
+    assert report.headline.startswith("DRIFT (schema changed): 0/1 features drifted")
+    assert type(report).from_dict(report.to_dict()).dataset_drift
+    reference = schema_changed[0]
+    assert not drift_report(reference, reference, on_schema_change="drift").dataset_drift
+    with pytest.raises(InvalidParameterError, match="'on_schema_change' parameter"):
+        drift_report(*schema_changed, on_schema_change="fail")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +192,37 @@ def test_frames_from_arrays_have_integer_column_labels() -> None:
     assert report.columns["test"].tolist() == ["psi", "wasserstein", "wasserstein"]
     assert report.columns["threshold"].tolist() == [0.1, 0.2, 0.1]
     assert report.columns["status"].eq("ok").all() and report.dataset_drift
+
+
+_FIRST_REPORT = """
+import sys
+import numpy as np
+import pandas as pd
+from workbench.monitoring import drift_report
+
+rng = np.random.default_rng(0)
+frame = lambda: pd.DataFrame(
+    {
+        "x": rng.normal(size=5000),
+        "c": rng.choice(["a", "b", "c"], 5000),
+        "b": rng.integers(0, 2, 5000),
+    }
+)
+before = set(sys.modules)
+report = drift_report(frame(), frame(), progress=False)
+assert [str(t) for t in report.columns["test"]] == ["wasserstein", "jensenshannon", "jensenshannon"]
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_the_first_report_imports_only_what_its_tests_use() -> None:
+    """The cold start of a first report in a fresh process is mostly imports: the default tests
+    at scale need scipy.special only, and a report without a progress bar needs no tqdm.auto."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_REPORT], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    imported = done.stdout.split()
+    assert "scipy.special" in imported
+    heavy = ("scipy.stats", "scipy.spatial", "scipy.sparse", "scipy.linalg", "tqdm.auto")
+    assert not [m for m in imported if m.startswith(heavy)], imported

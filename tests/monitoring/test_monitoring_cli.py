@@ -142,3 +142,37 @@ def test_gate_usage_errors_exit_2(store_dir: Path, runs: dict[str, str]) -> None
     assert done.returncode == 2 and "METRIC>=VALUE" in done.stderr
     done = _cli(store_dir, "gate", "--candidate", runs["challenger"])
     assert done.returncode == 2 and "at least one rule" in done.stderr
+
+
+def test_drift_names_skipped_columns_and_can_fail_on_schema_changes(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame({c: rng.normal(size=300) for c in ("good", "gone", "emptied", "text")})
+    current = reference.drop(columns="gone").assign(
+        emptied=np.nan, text=reference["text"].round(2).astype(str)
+    )
+    paths = [tmp_path / "ref.parquet", tmp_path / "cur.parquet"]
+    reference.to_parquet(paths[0])
+    current.to_parquet(paths[1])
+    files = [str(p) for p in paths]
+    quiet = _cli(store_dir, "drift", *files, "--no-log", "--fail-on-drift")
+    assert quiet.returncode == 0, quiet.stderr
+    named = "3 NOT TESTED: 'gone' (missing_in_current), 'emptied' (empty), 'text' (type_mismatch)"
+    assert named in quiet.stdout
+    assert "note: gone (missing_in_current): Column 'gone' is not in the current data." in (
+        quiet.stderr
+    )
+    strict = _cli(store_dir, "drift", *files, "--fail-on-schema-change", "--format", "json")
+    assert strict.returncode == 1, strict.stdout
+    assert "schema changed: gone (missing_in_current), emptied (empty), text (type_mismatch)" in (
+        strict.stderr
+    )
+    data = json.loads(strict.stdout)
+    assert data["schema_changes"] == ["gone", "emptied", "text"]
+    assert data["dataset_drift"] is True and data["on_schema_change"] == "drift"
+    kept = wb.load_drift_report(wb.search_runs("drift-reports")["run_id"].iloc[0])
+    assert kept.dataset_drift and list(kept.schema_changes.index) == ["gone", "emptied", "text"]

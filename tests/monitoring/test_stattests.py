@@ -210,3 +210,101 @@ def test_stattest_descriptor_is_validated(field: str, value: object, message: st
     fields[field] = value
     with pytest.raises(InvalidParameterError, match=message):
         StatTest(**fields)  # type: ignore[arg-type]
+
+
+def _many_categories(n_reference: int, n_current: int, seed: int) -> tuple[pd.Series, pd.Series]:
+    """Two samples of one distribution over 230 categories (shares ~ 1/rank, like zip codes)."""
+    rng = np.random.default_rng(seed)
+    shares = 1.0 / np.arange(1, 231)
+    shares /= shares.sum()
+    labels = np.asarray([f"z{i:03d}" for i in range(230)], dtype=object)
+    return (
+        pd.Series(labels[rng.choice(230, n_reference, p=shares)]),
+        pd.Series(labels[rng.choice(230, n_current, p=shares)]),
+    )
+
+
+def test_chisquare_with_tiny_expected_counts_is_flagged_and_the_contingency_test_is_offered() -> (
+    None
+):
+    from workbench.monitoring import drift_report
+
+    ref, cur = _many_categories(800, 800, seed=2)
+    report = drift_report(ref.to_frame("zip"), cur.to_frame("zip"))
+    row = report.columns.loc["zip"]
+    # Evidently's rule and verdict are kept (comparability), but flagged as unreliable.
+    assert row["test"] == "chisquare" and row["p_value"] == 0.0 and row["drifted"]
+    assert row["status"] == "small_sample"
+    assert "expected count of at least 5" in row["note"]
+    assert "tests={'zip': 'chi2_contingency'}" in row["note"]
+    assert report.warnings and report.warnings[0].startswith("zip: chi-square needs")
+    assert "1 unreliable" in report.headline
+    contingency = drift_report(
+        ref.to_frame("zip"), cur.to_frame("zip"), tests={"zip": "chi2_contingency"}
+    ).columns.loc["zip"]
+    assert contingency["status"] == "ok" and not contingency["drifted"]
+    assert contingency["p_value"] > 0.05
+
+
+def test_chi2_contingency_equals_scipy_on_the_two_by_k_table(
+    categorical: tuple[pd.Series, pd.Series],
+) -> None:
+    ref, cur = categorical
+    statistic, p_value = _run("chi2_contingency", _pair(ref, cur))
+    table = np.vstack(
+        [ref.value_counts().sort_index().to_numpy(), cur.value_counts().sort_index().to_numpy()]
+    )
+    expected = stats.chi2_contingency(table)
+    assert statistic == pytest.approx(expected.statistic)
+    assert p_value == pytest.approx(expected.pvalue)
+    binary = _pair(pd.Series(["a"] * 30 + ["b"] * 10), pd.Series(["a"] * 20 + ["b"] * 20))
+    assert _run("chi2_contingency", binary)[1] == pytest.approx(
+        stats.chi2_contingency([[30, 10], [20, 20]]).pvalue  # Yates' correction, as scipy
+    )
+
+
+def test_a_new_category_with_many_rows_is_drift_without_a_caveat() -> None:
+    ref = pd.Series(["a"] * 300 + ["b"] * 300)
+    cur = pd.Series(["a"] * 200 + ["b"] * 200 + ["c"] * 200)
+    pair = _pair(ref, cur)
+    assert _run("chisquare", pair) == (math.inf, 0.0)
+    assert get_stattest("chisquare").caveat(pair, 0.05) == ""  # type: ignore[misc]
+
+
+def test_jensenshannon_on_many_categories_and_few_rows_is_flagged() -> None:
+    from workbench.monitoring import drift_report
+
+    ref, cur = _many_categories(2000, 2000, seed=1)
+    row = drift_report(ref.to_frame("zip"), cur.to_frame("zip")).columns.loc["zip"]
+    assert row["test"] == "jensenshannon" and row["statistic"] > 0.1 and row["drifted"]
+    assert row["status"] == "small_sample" and "values per side" in row["note"]
+    ref, cur = _many_categories(20_000, 20_000, seed=1)
+    row = drift_report(ref.to_frame("zip"), cur.to_frame("zip")).columns.loc["zip"]
+    assert row["status"] == "ok" and not row["drifted"]
+
+
+@pytest.mark.parametrize(("categories", "n"), [(8, 400), (50, 2000), (230, 2000)])
+def test_the_small_sample_rule_matches_simulated_false_alarms(categories: int, n: int) -> None:
+    """The caveat's 95th percentile of JS on identical distributions, chi2(k-1) * h / 8, is
+    within 10 % of the one measured on 300 pairs of samples."""
+    rng = np.random.default_rng(categories)
+    shares = 1.0 / np.arange(1, categories + 1)
+    shares /= shares.sum()
+    values = []
+    for _ in range(300):
+        a, b = rng.choice(categories, n, p=shares), rng.choice(categories, n, p=shares)
+        values.append(_run("jensenshannon", _pair(pd.Series(a), pd.Series(b), "categorical"))[0])
+    measured = float(np.quantile(values, 0.95))
+    bins = categories  # every category occurs in 2 x n draws here
+    predicted = math.sqrt(stats.chi2.ppf(0.95, bins - 1) * (2 / n) / 8)
+    assert measured == pytest.approx(predicted, rel=0.1)
+
+
+def test_wasserstein_on_a_small_current_sample_is_flagged() -> None:
+    rng = np.random.default_rng(5)
+    small = _pair(pd.Series(rng.normal(size=5000)), pd.Series(rng.normal(size=100)))
+    caveat = get_stattest("wasserstein").caveat
+    assert caveat is not None
+    assert "values per side" in caveat(small, 0.1)
+    large = _pair(pd.Series(rng.normal(size=5000)), pd.Series(rng.normal(size=2000)))
+    assert caveat(large, 0.1) == ""

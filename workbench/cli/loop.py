@@ -88,6 +88,7 @@ def _monitor(args: argparse.Namespace) -> int:
         features=args.features or None,
         time_column=args.time_column,
         window=_window(args.window),
+        origin=args.origin,
         on_drift=on_drift,
         gate=args.gate or None,
         triggers=args.trigger or None,
@@ -111,6 +112,7 @@ def _monitor(args: argparse.Namespace) -> int:
                 time_column=args.time_column,
                 window=mon.policy.window,
                 caller="workbench monitor",
+                origin=mon.policy.origin,
             )
         for batch in batches if args.replay else batches[-1:]:
             steps.append(_show(mon.check(batch), args))
@@ -164,7 +166,12 @@ def register(commands: Any) -> None:
     parser.add_argument("--target", help="label column (needed to retrain and gate)")
     parser.add_argument("--features", nargs="+", help="model inputs (default: its signature)")
     parser.add_argument("--time-column", help="timestamp column for calendar windows")
-    parser.add_argument("--window", help="window: a pandas frequency (30D, 7D, MS) or N rows")
+    parser.add_argument("--window", help="window: a pandas frequency (30D, 7D, W, MS) or N rows")
+    parser.add_argument(
+        "--origin",
+        default="start_day",
+        help="where fixed-span windows start: start_day (default), start, epoch or a timestamp",
+    )
     retrain = parser.add_mutually_exclusive_group()
     retrain.add_argument("--retrain", metavar="MODULE:FUNCTION", help="(train_df) -> model")
     retrain.add_argument(

@@ -1,10 +1,13 @@
 """CLI commands for monitoring: ``workbench drift`` and ``workbench gate``.
 
-``workbench drift REFERENCE CURRENT`` prints the per-column verdicts, keeps the report in the
-store (``--no-log`` to skip), writes ``--html``/``--json`` exports, and with ``--fail-on-drift``
-exits 1 when the dataset drifted. ``workbench gate`` checks a candidate run (or model URI)
-against thresholds and a baseline with MLflow's MetricThreshold semantics and exits 1 when the
-gate fails, printing why; so a papermill or CI pipeline stops there.
+``workbench drift REFERENCE CURRENT`` prints the headline (naming the columns it could not
+test) and the per-column verdicts, keeps the report in the store (``--no-log`` to skip), writes
+``--html``/``--json`` exports, and exits 1 with ``--fail-on-drift`` when the dataset drifted,
+with ``--fail-on-schema-change`` when a column is missing, all missing or changed type.
+
+``workbench gate`` checks a candidate run (or model URI) against thresholds and a baseline with
+MLflow's MetricThreshold semantics and exits 1 when the gate fails, printing why; so a papermill
+or CI pipeline stops there.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def _drift(args: argparse.Namespace) -> None:
         drift_share=args.drift_share,
         name=args.name,
         progress=False,
+        on_schema_change="drift" if args.fail_on_schema_change else "report",
     )
     if not args.no_log:
         report.log()
@@ -79,6 +83,14 @@ def _drift(args: argparse.Namespace) -> None:
         print_frame(report.columns[_SUMMARY].reset_index(), args.format)
         if report.run_id:
             print(f"kept as run {report.run_id} (workbench.load_drift_report)")
+    for name, row in report.columns[report.columns["status"] != "ok"].iterrows():
+        if row["note"]:
+            print(f"note: {name} ({row['status']}): {row['note']}", file=sys.stderr)
+    changed = report.schema_changes
+    if args.fail_on_schema_change and len(changed):
+        listed = ", ".join(f"{c} ({status})" for c, status in changed["status"].items())
+        print(f"schema changed: {listed}", file=sys.stderr)
+        raise SystemExit(1)
     if args.fail_on_drift and report.dataset_drift:
         print("dataset drift detected", file=sys.stderr)
         raise SystemExit(1)
@@ -172,6 +184,12 @@ def register(commands: Any) -> None:
     drift.add_argument("--no-log", action="store_true", help="do not keep the report in the store")
     drift.add_argument(
         "--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted"
+    )
+    drift.add_argument(
+        "--fail-on-schema-change",
+        action="store_true",
+        help="exit 1 when a column is missing on a side, all missing, or changed type "
+        "(and count it as dataset drift in the stored report)",
     )
     drift.add_argument("--format", choices=("table", "json", "csv"), default="table")
     drift.set_defaults(handler=_drift)

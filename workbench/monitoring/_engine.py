@@ -21,9 +21,22 @@ from workbench.monitoring._columns import ColumnPair, Skipped, missing_shares, p
 from workbench.monitoring._defaults import default_stattest
 from workbench.monitoring.stattests import StatTest, get_stattest
 
-__all__ = ["COLUMN_FIELDS", "TESTED_STATUSES", "ColumnResult", "analyze_columns", "column_drift"]
+__all__ = [
+    "COLUMN_FIELDS",
+    "SCHEMA_STATUSES",
+    "TESTED_STATUSES",
+    "ColumnResult",
+    "analyze_columns",
+    "column_drift",
+]
 
-TESTED_STATUSES = frozenset({"ok", "constant", "mixed_types"})
+#: Statuses of columns that were tested (``small_sample``: with a verdict that chance alone
+#: may explain; the note says why and what to do).
+TESTED_STATUSES = frozenset({"ok", "constant", "mixed_types", "small_sample"})
+#: Statuses that mean the data's schema changed between the sides (so the column is not tested).
+SCHEMA_STATUSES = frozenset(
+    {"missing_in_current", "missing_in_reference", "missing", "empty", "type_mismatch"}
+)
 DEFAULT_RULE_CAP = 5  # the default rule only asks whether a column has more than 5 values
 PARALLEL_MIN_VALUES = 200_000  # rows x columns below which threads cost more than they save
 PROGRESS_MIN_VALUES = 20_000_000
@@ -128,7 +141,15 @@ def column_drift(
         statistic, p_value = math.nan, math.nan
         status, note = "error", f"{chosen.name} failed: {type(exc).__name__}: {exc}"
     drifted = chosen.is_drift(statistic, p_value, limit)
-    notes = "; ".join(n for n in (note, choice_note) if n)
+    caveat = ""
+    if status != "error" and chosen.caveat is not None:
+        try:
+            caveat = chosen.caveat(pair, limit)
+        except Exception as exc:  # a custom caveat failing must not take the report down
+            caveat = f"{chosen.name}'s caveat check failed: {type(exc).__name__}: {exc}"
+        if caveat:
+            status = "small_sample"
+    notes = "; ".join(n for n in (note, choice_note, caveat) if n)
     return ColumnResult(
         column=name,
         role=role,
@@ -148,10 +169,26 @@ def column_drift(
     )
 
 
+class _NoProgress:
+    """Stands in for a disabled bar: importing ``tqdm.auto`` and starting its monitor thread
+    would cost a first report more than small inputs take to test."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
 def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return _NoProgress()
     from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]  # no stubs
 
-    return tqdm(total=total, desc="drift", unit="column", disable=not enabled, leave=False)
+    return tqdm(total=total, desc="drift", unit="column", leave=False)
 
 
 def analyze_columns(

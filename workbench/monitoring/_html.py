@@ -71,7 +71,23 @@ def _verdict(report: DriftReport) -> str:
         if value is not None:
             extra.append(f"{label} drift: {'yes' if value else 'no'}.")
     tail = f" <span class='muted'>{_esc(' '.join(extra))}</span>" if extra else ""
-    return f"<p><span class='verdict {css}'>{_esc(text)}</span>{tail}</p>"
+    skipped = report.skipped_columns
+    untested = ""
+    if skipped:
+        changed = len(report.schema_changes)
+        schema = f" ({changed} schema changes)" if changed else ""
+        untested = (
+            f"<p><b>Not tested{_esc(schema)}:</b> {_esc(', '.join(skipped))}: see "
+            "“Columns to look at”.</p>"
+        )
+    cols = report.columns
+    unreliable = [str(c) for c in cols.index[cols["status"] == "small_sample"]]
+    if unreliable:
+        untested += (
+            f"<p><b>Unreliable verdicts (small samples):</b> {_esc(', '.join(unreliable))}: "
+            "see “Columns to look at”.</p>"
+        )
+    return f"<p><span class='verdict {css}'>{_esc(text)}</span>{tail}</p>{untested}"
 
 
 def _meta(report: DriftReport) -> str:

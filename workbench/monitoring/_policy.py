@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import _validation as v
+from workbench.monitoring._windowing import DEFAULT_ORIGIN, check_origin, check_window
 from workbench.monitoring.gates import GateResult, MetricThreshold
 
 __all__ = [
@@ -124,21 +125,7 @@ def _check_share(value: Any, name: str) -> float:
 def _check_window(value: Any, name: str) -> str | int | None:
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str) and value:
-        try:
-            pd.tseries.frequencies.to_offset(value)
-        except ValueError:
-            pass
-        else:
-            return value
-    raise v.fail(
-        name,
-        CALLER,
-        "a number of rows, or a pandas frequency such as '30D', '7D', 'MS' (month start)",
-        value,
-    )
+    return check_window(value, CALLER, name=name)  # type: ignore[no-any-return]
 
 
 def _optional_number(value: Any, name: str, *, positive: bool = False) -> float | None:
@@ -168,9 +155,11 @@ class MonitorPolicy:
         What windows are compared with: a DataFrame, a file, or a model URI (default: the
         champion's training data from its lineage). After a promotion by the monitor it becomes
         the new champion's training data (if the alias is moved by hand, start a new monitor).
-    time_column, window
+    time_column, window, origin
         How :meth:`Monitor.run` cuts a frame into windows: a pandas frequency of
-        ``time_column`` (``"30D"``, ``"7D"``, ``"MS"`` for calendar months) or a number of rows.
+        ``time_column`` (``"30D"``, ``"7D"``, ``"W"``, ``"MS"`` for calendar months) or a number
+        of rows. Fixed spans start at ``origin`` as for ``pandas.Grouper`` (default
+        ``"start_day"``: midnight of the first row's day); calendar periods follow the calendar.
     champion, challenger
         The aliases: served traffic follows ``champion``; a retrained model gets ``challenger``.
     triggers
@@ -222,6 +211,7 @@ class MonitorPolicy:
     reference: Any = field(default=None, repr=False)
     time_column: str | None = None
     window: str | int | None = None
+    origin: Any = DEFAULT_ORIGIN
     champion: str = "champion"
     challenger: str = "challenger"
     triggers: tuple[str, ...] | None = None
@@ -269,6 +259,7 @@ class MonitorPolicy:
         if self.time_column is not None:
             v.check_name(self.time_column, CALLER, name="time_column")
         object.__setattr__(self, "window", _check_window(self.window, "window"))
+        object.__setattr__(self, "origin", check_origin(self.origin, CALLER))
         object.__setattr__(
             self, "retrain_window", _check_window(self.retrain_window, "retrain_window")
         )
@@ -360,6 +351,7 @@ class MonitorPolicy:
             "challenger_alias": self.challenger,
             "target": self.target,
             "window": self.window,
+            "origin": str(self.origin) if isinstance(self.window, str) else None,
             "triggers": ",".join(self.triggers or ()),
             "drift_share": self.drift_share,
             "metric": self.metric,

@@ -41,6 +41,7 @@ from workbench.monitoring._policy import (
     parse_gate,
 )
 from workbench.monitoring._sources import resolve_data
+from workbench.monitoring._windowing import DEFAULT_ORIGIN, cut_windows
 from workbench.monitoring.gates import MetricThreshold
 from workbench.registry import (
     GateOutcome,
@@ -78,6 +79,7 @@ def monitor(
     features: Sequence[str] | None = None,
     time_column: str | None = None,
     window: str | int | None = None,
+    origin: Any = DEFAULT_ORIGIN,
     on_drift: Callable[[pd.DataFrame], Any] | str | os.PathLike[str] | None = None,
     gate: Mapping[str, MetricThreshold] | Sequence[str] | str | None = None,
     triggers: Sequence[str] | None = None,
@@ -123,6 +125,7 @@ def monitor(
         reference=reference,
         time_column=time_column,
         window=window,
+        origin=origin,
         champion=champion,
         challenger=challenger,
         triggers=_names(triggers),
@@ -207,10 +210,16 @@ def _deployment_model_uri(deployment_id: str) -> str:
 
 
 def split_windows(
-    frame: pd.DataFrame, *, time_column: str | None, window: str | int | None, caller: str
+    frame: pd.DataFrame,
+    *,
+    time_column: str | None,
+    window: str | int | None,
+    caller: str,
+    origin: Any = DEFAULT_ORIGIN,
 ) -> list[pd.DataFrame]:
-    """Consecutive windows of ``frame``: blocks of ``window`` rows, or periods of
-    ``time_column`` (a pandas frequency: ``"30D"``, ``"7D"``, ``"MS"``), in time order."""
+    """Consecutive non-empty windows of ``frame``: blocks of ``window`` rows, or periods of
+    ``time_column`` (any pandas frequency: ``"30D"``, ``"7D"``, ``"W"``, ``"MS"``) binned as
+    :func:`~workbench.drift_over_time` bins them, in time order."""
     if window is None:
         raise v.fail(
             "window",
@@ -219,9 +228,7 @@ def split_windows(
             None,
             "Pass window='30D' (with time_column=) or a number of rows, or pass a list of batches.",
         )
-    if isinstance(window, int):
-        return [frame.iloc[i : i + window] for i in range(0, len(frame), window)]
-    if time_column is None or time_column not in frame.columns:
+    if isinstance(window, str) and time_column is None:
         raise v.fail(
             "time_column",
             caller,
@@ -229,14 +236,8 @@ def split_windows(
             time_column,
             f"Available: {[str(c) for c in frame.columns]}.",
         )
-    times = pd.to_datetime(frame[time_column], errors="coerce")
-    if times.isna().all():
-        raise v.fail("time_column", caller, "a column of timestamps", time_column)
-    keyed = frame.assign(_wb_time=times.to_numpy()).sort_values("_wb_time", kind="stable")
-    grouper = pd.Grouper(key="_wb_time", freq=window)
-    return [
-        part.drop(columns="_wb_time") for _, part in keyed.groupby(grouper, sort=True) if len(part)
-    ]
+    parts = cut_windows(frame, time_column=time_column, window=window, origin=origin, caller=caller)
+    return [part.rows for part in parts if len(part.rows)]
 
 
 class _RequestLogWindow:
@@ -324,6 +325,7 @@ class Monitor:
                 time_column=self.policy.time_column,
                 window=self.policy.window,
                 caller="Monitor.run",
+                origin=self.policy.origin,
             )
         elif isinstance(data, Iterable):
             batches = data

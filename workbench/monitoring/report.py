@@ -30,6 +30,7 @@ from workbench import _validation as v
 from workbench.exceptions import ArtifactNotFoundError, InvalidParameterError
 from workbench.monitoring._engine import (
     COLUMN_FIELDS,
+    SCHEMA_STATUSES,
     TESTED_STATUSES,
     analyze_columns,
 )
@@ -44,6 +45,11 @@ REPORT_EXPERIMENT = "drift-reports"
 REPORT_FORMAT = "workbench.drift_report"
 REPORT_FORMAT_VERSION = 1
 KIND_TAG = "workbench.kind"
+#: What a schema change (a column missing on one side, all missing, or of another type) does to
+#: the verdict: ``"report"`` lists it (headline, ``problems``, JSON); ``"drift"`` also makes the
+#: dataset count as drifted, so ``--fail-on-drift`` and ``dataset_drift`` checks catch it.
+SCHEMA_CHANGE_POLICIES = ("report", "drift")
+_NAMED_IN_HEADLINE = 5
 _METRIC_KEY_RE = re.compile(r"[^A-Za-z0-9_\-.:/ ]")
 
 
@@ -55,7 +61,8 @@ class DriftReport:
     columns
         DataFrame indexed by column name: ``role`` (feature / target / prediction), ``kind``,
         ``test``, ``statistic``, ``p_value`` (NaN for distance tests), ``threshold``,
-        ``drifted``, ``status`` (ok, constant, mixed_types, empty, missing_in_current,
+        ``drifted``, ``status`` (ok, constant, mixed_types, small_sample, empty,
+        missing_in_current,
         missing_in_reference, type_mismatch, unsupported, error), ``note``, ``n_reference``,
         ``n_current`` (non-missing values) and ``missing_reference``/``missing_current``
         (shares of rows missing).
@@ -64,6 +71,9 @@ class DriftReport:
     performance
         Metrics on reference vs current (and CBPE estimates) when target and prediction are
         known, else None.
+    on_schema_change
+        ``"report"`` (default) or ``"drift"``: whether a schema change (see
+        :attr:`schema_changes`) makes :attr:`dataset_drift` true.
     """
 
     def __init__(
@@ -82,8 +92,10 @@ class DriftReport:
         sources: Mapping[str, str] | None = None,
         created_at: dt.datetime | None = None,
         run_id: str | None = None,
+        on_schema_change: str = "report",
     ) -> None:
         self.columns = columns
+        self.on_schema_change = on_schema_change
         self.drift_share = drift_share
         self.reference_rows = reference_rows
         self.current_rows = current_rows
@@ -120,8 +132,32 @@ class DriftReport:
 
     @property
     def dataset_drift(self) -> bool:
-        """Whether at least ``drift_share`` of the tested features drifted."""
+        """Whether at least ``drift_share`` of the tested features drifted (or, with
+        ``on_schema_change="drift"``, a column's schema changed)."""
+        if self.on_schema_change == "drift" and len(self.schema_changes):
+            return True
         return self.n_tested > 0 and self.share_drifted >= self.drift_share
+
+    @property
+    def skipped_columns(self) -> list[str]:
+        """Columns that were not tested (any role): schema changes, unsupported kinds, errors."""
+        cols = self.columns
+        return [str(c) for c in cols.index[~cols["status"].isin(TESTED_STATUSES)]]
+
+    @property
+    def schema_changes(self) -> pd.DataFrame:
+        """Columns whose schema changed between the sides: missing on one side, with no value on
+        a side, or numbers on one side and text on the other (never tested)."""
+        cols = self.columns
+        return cols.loc[cols["status"].isin(SCHEMA_STATUSES), ["role", "kind", "status", "note"]]
+
+    @property
+    def warnings(self) -> list[str]:
+        """One sentence per tested column whose verdict is unreliable (status
+        ``small_sample``): what is wrong and what to do."""
+        cols = self.columns
+        rows = cols[cols["status"] == "small_sample"]
+        return [f"{name}: {row['note']}" for name, row in rows.iterrows()]
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -149,12 +185,39 @@ class DriftReport:
         """Whether a prediction column drifted (None without a tested prediction)."""
         return self._role_drift("prediction")
 
+    @property
+    def headline(self) -> str:
+        """The verdict in one line, naming the columns that were not tested and why."""
+        share_drift = self.n_tested > 0 and self.share_drifted >= self.drift_share
+        if share_drift:
+            verdict = "DRIFT"
+        elif self.dataset_drift:
+            verdict = "DRIFT (schema changed)"
+        else:
+            verdict = "no drift"
+        text = (
+            f"{verdict}: {self.n_drifted}/{self.n_tested} features drifted, "
+            f"share {self.share_drifted:.2f} vs {self.drift_share:g}"
+        )
+        cols = self.columns
+        skipped = cols[~cols["status"].isin(TESTED_STATUSES)]
+        if len(skipped):
+            shown = skipped.iloc[:_NAMED_IN_HEADLINE]
+            named = ", ".join(
+                f"{str(c)!r} ({status})"
+                for c, status in zip(shown.index, shown["status"], strict=True)
+            )
+            rest = len(skipped) - len(shown)
+            more = f" and {rest} more" if rest else ""
+            text += f"; {len(skipped)} NOT TESTED: {named}{more}"
+        if self.warnings:
+            text += f"; {len(self.warnings)} unreliable (small sample, see .warnings)"
+        return text
+
     def __repr__(self) -> str:
-        verdict = "DRIFT" if self.dataset_drift else "no drift"
         return (
-            f"DriftReport({verdict}: {self.n_drifted}/{self.n_tested} features drifted, "
-            f"share {self.share_drifted:.2f} vs {self.drift_share:g}; "
-            f"reference {self.reference_rows:,} rows, current {self.current_rows:,} rows)"
+            f"DriftReport({self.headline}; reference {self.reference_rows:,} rows, "
+            f"current {self.current_rows:,} rows)"
         )
 
     # -- export -------------------------------------------------------------------------------
@@ -185,6 +248,20 @@ class DriftReport:
             "n_tested": self.n_tested,
             "target_drift": self.target_drift,
             "prediction_drift": self.prediction_drift,
+            "headline": self.headline,
+            "on_schema_change": self.on_schema_change,
+            "schema_changes": [str(c) for c in self.schema_changes.index],
+            "skipped_columns": [
+                {
+                    "column": str(name),
+                    "role": row["role"],
+                    "status": row["status"],
+                    "note": row["note"],
+                }
+                for name, row in self.columns.iterrows()
+                if row["status"] not in TESTED_STATUSES
+            ],
+            "warnings": self.warnings,
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             "target": self.target,
@@ -231,6 +308,7 @@ class DriftReport:
             sources=data.get("sources") or {},
             created_at=dt.datetime.fromisoformat(data["created_at"]),
             run_id=data.get("run_id"),
+            on_schema_change=data.get("on_schema_change") or "report",
         )
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -332,6 +410,7 @@ class DriftReport:
         tags = {
             KIND_TAG: "drift_report",
             "drift.dataset_drift": str(self.dataset_drift).lower(),
+            "drift.schema_changed": str(bool(len(self.schema_changes))).lower(),
         }
         for side in ("reference", "current"):
             if side in self.sources:
@@ -343,6 +422,8 @@ class DriftReport:
             "drifted_share": self.share_drifted,
             "drifted_columns": float(self.n_drifted),
             "dataset_drift": float(self.dataset_drift),
+            "skipped_columns": float(len(self.skipped_columns)),
+            "schema_changes": float(len(self.schema_changes)),
         }
         used: set[str] = set(metrics)
         for column, row in self.columns.iterrows():
@@ -424,6 +505,7 @@ def drift_report(
     column_kinds: Mapping[str, str] | None = None,
     name: str | None = None,
     progress: bool | None = None,
+    on_schema_change: str = "report",
 ) -> DriftReport:
     """Compare the distribution of every column of ``current`` with ``reference``.
 
@@ -454,6 +536,11 @@ def drift_report(
         A title for the report.
     progress
         Show a progress bar (default: only for large inputs).
+    on_schema_change
+        What a column missing on one side, with no value on a side, or holding numbers on one
+        side and text on the other does: ``"report"`` (default) names it in the headline,
+        :attr:`DriftReport.schema_changes` and the JSON; ``"drift"`` also makes
+        ``dataset_drift`` true, so a pipeline that checks for drift stops on it.
 
     Returns
     -------
@@ -463,6 +550,14 @@ def drift_report(
     ref, ref_source = resolve_data(reference, name="reference", caller=caller)
     cur, cur_source = resolve_data(current, name="current", caller=caller)
     share = check_drift_share(drift_share, caller)
+    if on_schema_change not in SCHEMA_CHANGE_POLICIES:
+        raise v.fail(
+            "on_schema_change",
+            caller,
+            f"one of {list(SCHEMA_CHANGE_POLICIES)}",
+            on_schema_change,
+            "'drift' makes a schema change count as dataset drift.",
+        )
     plan = plan_columns(ref, cur, columns, target, prediction, caller)
     default_test, per_test, default_threshold, per_threshold, kinds = resolve_options(
         {c for c, _ in plan}, tests, thresholds, column_kinds, caller
@@ -491,6 +586,7 @@ def drift_report(
         prediction=prediction,
         name=name,
         sources={"reference": ref_source, "current": cur_source},
+        on_schema_change=on_schema_change,
     )
 
 

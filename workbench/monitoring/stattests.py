@@ -8,6 +8,17 @@ column kinds the test applies to, its default threshold, and how the threshold i
 * ``kind="p_value"``: drift when ``p_value < threshold`` (hypothesis tests);
 * ``kind="distance"``: drift when ``statistic >= threshold`` (distances and divergences).
 
+A test may also say when its verdict cannot be trusted on the data at hand (``caveat``): the
+chi-square goodness-of-fit test when expected counts are below 5, the z-test when a side has
+fewer than 5 of either value, distances when samples are so small that identical distributions
+would exceed the threshold in more than 5 % of samples. The column's status is then
+``small_sample`` and its note says what to do; the verdict is kept (so it still agrees with
+Evidently's).
+
+scipy submodules are imported inside the tests that use them, and the default tests at scale
+(Wasserstein, Jensen-Shannon) need only ``scipy.special``, so the first report in a process does
+not pay for importing ``scipy.stats`` or ``scipy.spatial``.
+
 The statistics follow Evidently's legacy implementations (``evidently.legacy.calculations.
 stattests``) so verdicts agree with it: the same normalisation of the Wasserstein distance, the
 same binning for PSI / KL / Jensen-Shannon / Hellinger, the same zero-filling. Add a test with
@@ -46,8 +57,19 @@ __all__ = [
 
 ColumnKind = Literal["numeric", "categorical", "binary"]
 StatFunc = Callable[[ColumnPair], tuple[float, float]]
+CaveatFunc = Callable[[ColumnPair, float], str]
 _KINDS = ("numeric", "categorical", "binary")
 _NAN = float("nan")
+#: Smallest expected count per category for the chi-square approximation (Cochran's rule, as
+#: scipy.stats.chisquare's documentation gives it).
+MIN_EXPECTED = 5
+#: The false-alarm rate a distance threshold may have on identical distributions before the
+#: verdict is flagged ``small_sample``.
+FALSE_ALARM = 0.05
+#: 95th percentile of W1 / std * sqrt(1 / (1/n_ref + 1/n_cur)) on two samples of one
+#: distribution (scipy.stats.wasserstein_distance, 300 pairs per case and sizes from 100 to
+#: 100,000: normal 1.99-2.17, uniform 2.02-2.07, exponential 2.10-2.21, lognormal 2.06-2.36).
+WASSERSTEIN_NOISE_95 = 2.2
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,9 @@ class StatTest:
         threshold).
     func
         ``func(pair) -> (statistic, p_value)``; ``p_value`` is NaN for distance tests.
+    caveat
+        Optional ``caveat(pair, threshold) -> note``: a non-empty note when the verdict is not
+        reliable on this data (too few rows, too small expected counts) saying what to do.
     """
 
     name: str
@@ -78,6 +103,7 @@ class StatTest:
     default_threshold: float
     kind: Literal["p_value", "distance"]
     func: StatFunc
+    caveat: CaveatFunc | None = None
 
     def __post_init__(self) -> None:
         caller = "StatTest"
@@ -93,6 +119,10 @@ class StatTest:
             raise v.fail("default_threshold", caller, "a number", threshold)
         if not callable(self.func):
             raise v.fail("func", caller, "a callable taking a ColumnPair", self.func)
+        if self.caveat is not None and not callable(self.caveat):
+            raise v.fail(
+                "caveat", caller, "None or a callable (pair, threshold) -> str", self.caveat
+            )
 
     def is_drift(self, statistic: float, p_value: float, threshold: float) -> bool:
         """The verdict for a result at ``threshold`` (NaN scores are never drift)."""
@@ -190,9 +220,9 @@ def _z(pair: ColumnPair) -> tuple[float, float]:
     if variance <= 0.0:
         return 0.0, 1.0  # both samples are the same single value
     z = (p1 - p2) / math.sqrt(variance)
-    from scipy import stats
+    from scipy import special  # norm.sf(x) is special.ndtr(-x), without importing scipy.stats
 
-    return z, float(2.0 * stats.norm.sf(abs(z)))
+    return z, float(2.0 * special.ndtr(-abs(z)))
 
 
 def _wasserstein(pair: ColumnPair) -> tuple[float, float]:
@@ -202,11 +232,19 @@ def _wasserstein(pair: ColumnPair) -> tuple[float, float]:
 
 
 def _jensenshannon(pair: ColumnPair) -> tuple[float, float]:
-    """Jensen-Shannon distance (natural log) between binned / category shares."""
-    from scipy.spatial import distance
+    """Jensen-Shannon distance (natural log) between binned / category shares.
+
+    Computed as ``scipy.spatial.distance.jensenshannon`` computes it (``rel_entr`` against the
+    mixture, halved, square root), from ``scipy.special`` so that ``scipy.spatial`` (and the
+    sparse and linear-algebra packages it loads) is not imported for it.
+    """
+    from scipy import special
 
     ref, cur = pair.binned_shares(fill_zeros=False)
-    return float(distance.jensenshannon(ref, cur)), _NAN
+    p, q = ref / ref.sum(), cur / cur.sum()
+    m = (p + q) / 2.0
+    divergence = float(np.sum(special.rel_entr(p, m)) + np.sum(special.rel_entr(q, m)))
+    return math.sqrt(max(divergence, 0.0) / 2.0), _NAN
 
 
 def _psi(pair: ColumnPair) -> tuple[float, float]:
@@ -253,12 +291,160 @@ def _anderson(pair: ColumnPair) -> tuple[float, float]:
     return float(result.statistic), float(result.pvalue)
 
 
+def _chi2_contingency(pair: ColumnPair) -> tuple[float, float]:
+    """Chi-square test of homogeneity on the 2 x k table of counts (both sides are samples):
+    ``scipy.stats.chi2_contingency``, with scipy's continuity correction for 2 categories.
+
+    Unlike ``chisquare`` (reference shares taken as the truth), a category seen on one side
+    only is evidence in proportion to its count, so small samples of many categories do not
+    alarm on identical distributions.
+    """
+    ref, cur = pair.aligned_counts()
+    if ref.size < 2:
+        return 0.0, 1.0  # one category on both sides: identical distributions
+    from scipy import stats
+
+    result = stats.chi2_contingency(np.vstack([ref, cur]))
+    return float(result.statistic), float(result.pvalue)
+
+
+# -- when a verdict cannot be trusted ----------------------------------------------------------
+
+
+def _sizes(pair: ColumnPair) -> float:
+    """``1/n_reference + 1/n_current``: the sampling noise of a two-sample statistic scales
+    with it (its inverse is the effective sample size)."""
+    return 1.0 / pair.reference.size + 1.0 / pair.current.size
+
+
+def _rows_needed(h_max: float, pair: ColumnPair) -> int:
+    """Rows per side, at the current reference/current ratio, for 1/n_ref + 1/n_cur <= h_max."""
+    ratio = pair.current.size / pair.reference.size
+    return math.ceil((1.0 + 1.0 / ratio) / h_max) if h_max > 0 else 0
+
+
+def _chi2_quantile(df: int) -> float:
+    """The 95th percentile of the chi-square distribution with ``df`` degrees of freedom."""
+    from scipy import special
+
+    return float(special.chdtri(df, FALSE_ALARM))
+
+
+def _chisquare_caveat(pair: ColumnPair, threshold: float) -> str:
+    """Expected counts below 5 make the goodness-of-fit p-value unreliable; it matters when a
+    two-sample test of homogeneity on the same counts reaches the other verdict."""
+    ref, cur = pair.aligned_counts()
+    if ref.size < 2:
+        return ""
+    expected = ref * (cur.sum() / ref.sum())
+    low = int(np.count_nonzero(expected < MIN_EXPECTED))
+    if not low:
+        return ""
+    _, p_value = _chisquare(pair)
+    _, p_homogeneity = _chi2_contingency(pair)
+    if (p_value < threshold) == (p_homogeneity < threshold):
+        return ""
+    absent = int(np.count_nonzero((ref == 0) & (cur > 0)))
+    unseen = (
+        f"; {absent} categories of the current data never occur in the reference, which alone "
+        "gives p = 0"
+        if absent
+        else ""
+    )
+    return (
+        f"chi-square needs an expected count of at least {MIN_EXPECTED} per category: {low} of "
+        f"{ref.size} categories have less{unseen}. The p-value is unreliable: a two-sample test "
+        f"of homogeneity on the same counts gives p = {p_homogeneity:.3g}. Use "
+        f"tests={{{pair.name!r}: 'chi2_contingency'}}, more rows, or group rare categories."
+    )
+
+
+def _z_caveat(pair: ColumnPair, threshold: float) -> str:
+    """The z-test's normal approximation needs n * p >= 5 and n * (1 - p) >= 5 on each side,
+    with p the pooled share (its expected counts under no drift)."""
+    ref, cur = pair.aligned_counts()
+    if ref.size < 2:
+        return ""
+    pooled = float(ref[1:].sum() + cur[1:].sum()) / float(ref.sum() + cur.sum())
+    smallest = min(float(ref.sum()), float(cur.sum())) * min(pooled, 1.0 - pooled)
+    if smallest >= MIN_EXPECTED:
+        return ""
+    return (
+        f"the z-test's normal approximation needs an expected count of at least {MIN_EXPECTED} "
+        f"of each value on each side; the smallest is {smallest:.3g}. The p-value is "
+        "unreliable: with so few of one value, chance alone decides. Use more rows."
+    )
+
+
+def _binned_caveat(scale: float, power: float, display: str) -> CaveatFunc:
+    """Caveat of a divergence between binned shares. On identical distributions such a
+    divergence is about ``scale * chi2(k - 1) * h`` (``h = 1/n_ref + 1/n_cur``, ``k`` bins),
+    raised to ``power`` for distances (JS and Hellinger: square root of chi2 * h / 8; PSI:
+    chi2 * h; KL: chi2 * h / 2): measured against simulations in docs/monitoring.md."""
+
+    def caveat(pair: ColumnPair, threshold: float) -> str:
+        ref, _ = pair.binned_shares(fill_zeros=False)
+        bins = int(ref.size)
+        if bins < 2 or threshold <= 0:
+            return ""
+        quantile = _chi2_quantile(bins - 1)
+        noise = (scale * quantile * _sizes(pair)) ** power
+        if noise < threshold:
+            return ""
+        needed = _rows_needed(threshold ** (1.0 / power) / (scale * quantile), pair)
+        return (
+            f"with {pair.reference.size:,} reference and {pair.current.size:,} current values "
+            f"over {bins} {'categories' if pair.kind == 'categorical' else 'bins'}, {display} "
+            f"reaches {noise:.3f} (threshold {threshold:g}) in 5 % of samples of identical "
+            f"distributions: the verdict is unreliable. Use at least about {needed:,} values "
+            "per side (at this ratio), group rare categories, or "
+            f"tests={{{pair.name!r}: 'chi2_contingency'}}."
+        )
+
+    return caveat
+
+
+def _wasserstein_caveat(pair: ColumnPair, threshold: float) -> str:
+    noise = WASSERSTEIN_NOISE_95 * math.sqrt(_sizes(pair))
+    if noise < threshold or threshold <= 0:
+        return ""
+    needed = _rows_needed((threshold / WASSERSTEIN_NOISE_95) ** 2, pair)
+    return (
+        f"with {pair.reference.size:,} reference and {pair.current.size:,} current values, the "
+        f"normed Wasserstein distance of identical distributions reaches about {noise:.3f} "
+        f"(threshold {threshold:g}) in 5 % of samples: the verdict is unreliable. Use at least "
+        f"about {needed:,} values per side (at this ratio), or tests={{{pair.name!r}: 'ks'}}."
+    )
+
+
 for _test in (
     StatTest("ks", "K-S p-value", ("numeric",), 0.05, "p_value", _ks),
-    StatTest("chisquare", "chi-square p-value", ("categorical",), 0.05, "p_value", _chisquare),
-    StatTest("z", "Z-test p-value", ("binary",), 0.05, "p_value", _z),
     StatTest(
-        "wasserstein", "Wasserstein distance (normed)", ("numeric",), 0.1, "distance", _wasserstein
+        "chisquare",
+        "chi-square p-value",
+        ("categorical",),
+        0.05,
+        "p_value",
+        _chisquare,
+        _chisquare_caveat,
+    ),
+    StatTest(
+        "chi2_contingency",
+        "chi-square homogeneity p-value",
+        ("categorical",),
+        0.05,
+        "p_value",
+        _chi2_contingency,
+    ),
+    StatTest("z", "Z-test p-value", ("binary",), 0.05, "p_value", _z, _z_caveat),
+    StatTest(
+        "wasserstein",
+        "Wasserstein distance (normed)",
+        ("numeric",),
+        0.1,
+        "distance",
+        _wasserstein,
+        _wasserstein_caveat,
     ),
     StatTest(
         "jensenshannon",
@@ -267,8 +453,17 @@ for _test in (
         0.1,
         "distance",
         _jensenshannon,
+        _binned_caveat(1 / 8, 0.5, "the Jensen-Shannon distance"),
     ),
-    StatTest("psi", "PSI", ("numeric", "categorical"), 0.1, "distance", _psi),
+    StatTest(
+        "psi",
+        "PSI",
+        ("numeric", "categorical"),
+        0.1,
+        "distance",
+        _psi,
+        _binned_caveat(1.0, 1.0, "PSI"),
+    ),
     StatTest(
         "kl_div",
         "Kullback-Leibler divergence",
@@ -276,9 +471,16 @@ for _test in (
         0.1,
         "distance",
         _kl_div,
+        _binned_caveat(1 / 2, 1.0, "the Kullback-Leibler divergence"),
     ),
     StatTest(
-        "hellinger", "Hellinger distance", ("numeric", "categorical"), 0.1, "distance", _hellinger
+        "hellinger",
+        "Hellinger distance",
+        ("numeric", "categorical"),
+        0.1,
+        "distance",
+        _hellinger,
+        _binned_caveat(1 / 8, 0.5, "the Hellinger distance"),
     ),
     StatTest("anderson", "Anderson-Darling p-value", ("numeric",), 0.1, "p_value", _anderson),
 ):

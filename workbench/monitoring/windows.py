@@ -8,9 +8,12 @@
     timeline.to_figure()    # share drifted per window, and a window x column heatmap
     timeline.log_alerts()   # each alert kept in the store as a run (workbench.kind=drift_alert)
 
-Windows are calendar periods (``window="1D"``, ``"6h"``, ``"7D"``: pandas offset aliases) of a
-timestamp column or index, or consecutive blocks of ``n_rows`` rows. Without a ``reference``,
-the first window is the reference and the series starts at the second.
+Windows are periods of a timestamp column or index (any pandas offset alias: ``"6h"``, ``"1D"``,
+``"7D"``, ``"W"``, ``"MS"``, ...), binned as ``pandas.Grouper`` / ``resample`` bin them (fixed
+spans start at ``origin``, by default midnight of the first row's day), or consecutive blocks of
+``n_rows`` rows. Windows with fewer than ``min_rows`` rows are listed as ``too_few_rows``, not
+tested. Without a ``reference``, the first window with enough rows is the reference and the
+series starts after it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +31,13 @@ from workbench import _validation as v
 from workbench.monitoring._engine import TESTED_STATUSES, ColumnResult, analyze_columns
 from workbench.monitoring._options import check_drift_share, plan_columns, resolve_options
 from workbench.monitoring._sources import resolve_data
+from workbench.monitoring._windowing import (
+    DEFAULT_ORIGIN,
+    MIN_WINDOW_ROWS,
+    Window,
+    check_window,
+    cut_windows,
+)
 from workbench.monitoring.stattests import StatTest, get_stattest
 
 __all__ = [
@@ -70,8 +80,10 @@ class DriftTimeline:
     def scores(self, value: str = "drift_ratio") -> pd.DataFrame:
         """A window x column table of ``value`` (``drift_ratio``, ``statistic``, ``p_value``,
         ``drifted``). ``drift_ratio`` is how far past its threshold a column is: distance /
-        threshold for distance tests, threshold / p-value for p-value tests (>= 1 is drift)."""
-        return self.statistics.pivot(index="window", columns="column", values=value)
+        threshold for distance tests, threshold / p-value for p-value tests (>= 1 is drift).
+        Windows that were not tested (too few rows) are rows of NaN."""
+        table = self.statistics.pivot(index="window", columns="column", values=value)
+        return table.reindex(self.windows.index)
 
     def to_figure(self) -> Any:
         """Plotly figure: share of drifted features per window, and the drift-ratio heatmap."""
@@ -104,9 +116,11 @@ class DriftTimeline:
 
     def __repr__(self) -> str:
         drifted = int(self.windows["dataset_drift"].sum()) if len(self.windows) else 0
+        few = int((self.windows["status"] == "too_few_rows").sum()) if len(self.windows) else 0
+        untested = f", {few} with too few rows (not tested)" if few else ""
         return (
-            f"DriftTimeline({len(self.windows)} windows, {drifted} with dataset drift, "
-            f"{len(self.alerts)} alerts)"
+            f"DriftTimeline({len(self.windows)} windows, {drifted} with dataset drift"
+            f"{untested}, {len(self.alerts)} alerts)"
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -123,8 +137,12 @@ class DriftTimeline:
 
 
 def _windows(
-    frame: pd.DataFrame, time_column: str | None, window: str | None, n_rows: int | None
-) -> list[tuple[Any, Any, pd.DataFrame]]:
+    frame: pd.DataFrame,
+    time_column: str | None,
+    window: str | None,
+    n_rows: int | None,
+    origin: Any,
+) -> list[Window]:
     caller = "drift_over_time"
     if (window is None) == (n_rows is None):
         raise v.fail(
@@ -136,45 +154,10 @@ def _windows(
         )
     if n_rows is not None:
         v.check_positive_int(n_rows, caller, name="n_rows")
-        return [
-            (start, min(start + n_rows, len(frame)) - 1, frame.iloc[start : start + n_rows])
-            for start in range(0, len(frame), n_rows)
-        ]
+        return cut_windows(frame, time_column=None, window=n_rows, caller=caller)
+    check_window(window, caller, rows=False)
     assert window is not None
-    times = _times(frame, time_column)
-    try:
-        periods = times.dt.floor(window)
-    except (ValueError, TypeError) as exc:
-        raise v.fail(
-            "window", caller, "a pandas offset alias such as '1D' or '6h'", window
-        ) from exc
-    offset = pd.tseries.frequencies.to_offset(window)
-    out: list[tuple[Any, Any, pd.DataFrame]] = []
-    for period, part in frame.groupby(periods.to_numpy(), sort=True):
-        start = pd.Timestamp(cast(Any, period))
-        out.append((start, start + cast(Any, offset), part))
-    return out
-
-
-def _times(frame: pd.DataFrame, time_column: str | None) -> pd.Series:
-    if time_column is None:
-        if isinstance(frame.index, pd.DatetimeIndex):
-            return pd.Series(frame.index, index=frame.index)
-        raise v.fail(
-            "time_column", "drift_over_time", "a timestamp column (or a DatetimeIndex)", None
-        )
-    if time_column not in frame.columns:
-        raise v.fail(
-            "time_column",
-            "drift_over_time",
-            "a column of data",
-            time_column,
-            f"Available: {[str(c) for c in frame.columns]}.",
-        )
-    times = pd.to_datetime(frame[time_column], errors="coerce")
-    if times.isna().all():
-        raise v.fail("time_column", "drift_over_time", "a column of timestamps", time_column)
-    return times
+    return cut_windows(frame, time_column=time_column, window=window, origin=origin, caller=caller)
 
 
 _WINDOW_FIELDS = (
@@ -182,11 +165,26 @@ _WINDOW_FIELDS = (
     "start",
     "end",
     "n_rows",
+    "status",
     "n_tested",
     "n_drifted",
     "share_drifted",
     "dataset_drift",
 )
+_STATISTIC_FIELDS = (
+    "window",
+    "start",
+    "column",
+    "test",
+    "statistic",
+    "p_value",
+    "threshold",
+    "drift_ratio",
+    "drifted",
+    "status",
+)
+#: Window statuses: tested, or left out because it has fewer than ``min_rows`` rows.
+WINDOW_STATUSES = ("ok", "too_few_rows")
 
 
 def _summary(
@@ -200,10 +198,25 @@ def _summary(
         "start": start,
         "end": end,
         "n_rows": n_rows,
+        "status": "ok",
         "n_tested": len(tested),
         "n_drifted": n_drifted,
         "share_drifted": drifted_share,
         "dataset_drift": bool(tested) and drifted_share >= share,
+    }
+
+
+def _too_few(index: int, start: Any, end: Any, n_rows: int) -> dict[str, Any]:
+    return {
+        "window": index,
+        "start": start,
+        "end": end,
+        "n_rows": n_rows,
+        "status": "too_few_rows",
+        "n_tested": 0,
+        "n_drifted": 0,
+        "share_drifted": math.nan,
+        "dataset_drift": False,
     }
 
 
@@ -283,7 +296,8 @@ def drift_over_time(
     drift_share: float = 0.5,
     column_kinds: Mapping[str, str] | None = None,
     alert_columns: Sequence[str] = (),
-    min_rows: int = 1,
+    min_rows: int = MIN_WINDOW_ROWS,
+    origin: Any = DEFAULT_ORIGIN,
 ) -> DriftTimeline:
     """Drift statistics of each window of ``data`` against ``reference``.
 
@@ -296,7 +310,9 @@ def drift_over_time(
     time_column
         Timestamp column for ``window`` (default: the DatetimeIndex).
     window
-        Calendar window as a pandas offset alias (``"1D"``, ``"6h"``, ``"7D"``).
+        A pandas offset alias: fixed spans (``"6h"``, ``"1D"``, ``"7D"``, ``"30D"``) or calendar
+        periods (``"W"``, ``"MS"``, ``"QS"``, ...), binned as ``pandas.Grouper(freq=window,
+        origin=origin)`` bins them.
     n_rows
         Or: consecutive blocks of this many rows.
     columns, tests, thresholds, drift_share, column_kinds
@@ -305,17 +321,31 @@ def drift_over_time(
         Columns (e.g. the prediction) that raise an alert whenever they drift; windows with
         dataset drift always raise one.
     min_rows
-        Windows with fewer rows are skipped.
+        Windows with fewer rows (default {MIN_WINDOW_ROWS}) are not tested: they are listed in
+        ``windows`` with status ``too_few_rows`` and never alert. Below about 20 rows, chance
+        alone makes a window look drifted (docs/monitoring.md, "Drift over time").
+    origin
+        Where fixed-span windows start (as for ``pandas.Grouper``): ``"start_day"`` (midnight
+        of the first row's day, the default), ``"start"`` (the first timestamp), ``"epoch"``
+        (1970-01-01) or a timestamp. Calendar periods follow the calendar.
     """
     caller = "drift_over_time"
     frame, _ = resolve_data(data, name="data", caller=caller)
     share = check_drift_share(drift_share, caller)
-    parts = _windows(frame, time_column, window, n_rows)
+    v.check_positive_int(min_rows, caller, name="min_rows")
+    parts = _windows(frame, time_column, window, n_rows, origin)
     if reference is None:
-        if len(parts) < 2:
-            raise v.fail("data", caller, "at least two windows when no reference is given", data)
-        ref, ref_source = parts[0][2], f"first window ({parts[0][0]})"
-        parts = parts[1:]
+        first = next((i for i, w in enumerate(parts) if len(w.rows) >= min_rows), None)
+        if first is None or first == len(parts) - 1:
+            raise v.fail(
+                "data",
+                caller,
+                f"at least two windows of {min_rows} rows or more when no reference is given",
+                data,
+                "Pass reference= (e.g. the training data), a longer window, or a lower min_rows.",
+            )
+        ref, ref_source = parts[first].rows, f"first window ({parts[first].start})"
+        parts = parts[first + 1 :]
     else:
         ref, ref_source = resolve_data(reference, name="reference", caller=caller)
     chosen = list(columns) if columns is not None else None
@@ -328,12 +358,13 @@ def drift_over_time(
         {c for c, _ in plan}, tests, thresholds, column_kinds, caller
     )
     summaries, rows, alerts = [], [], []
-    for index, (start, end, part) in enumerate(parts, start=1):
-        if len(part) < min_rows:
+    for index, part in enumerate(parts, start=1):
+        if len(part.rows) < min_rows:
+            summaries.append(_too_few(index, part.start, part.end, len(part.rows)))
             continue
         results = analyze_columns(
             ref,
-            part,
+            part.rows,
             plan,
             kinds=kinds,
             tests=per_test,
@@ -342,13 +373,13 @@ def drift_over_time(
             default_threshold=default_threshold,
             progress=False,
         )
-        summary = _summary(index, start, end, len(part), results, share)
-        window_rows = _window_rows(index, start, end, results)
+        summary = _summary(index, part.start, part.end, len(part.rows), results, share)
+        window_rows = _window_rows(index, part.start, part.end, results)
         summaries.append(summary)
         rows.extend(window_rows)
         alerts.extend(_alerts(summary, window_rows, share, alert_columns))
     windows = pd.DataFrame(summaries, columns=list(_WINDOW_FIELDS)).set_index("window")
-    statistics = pd.DataFrame(rows)
+    statistics = pd.DataFrame(rows, columns=list(_STATISTIC_FIELDS))
     return DriftTimeline(windows, statistics, tuple(alerts), share, ref_source)
 
 
