@@ -28,6 +28,8 @@ def write(store: Path, ack_path: Path, stop: Path, seed: int) -> None:
                     ack.write(f"start {run.run_id} {time.time()}\n")
                     run.log_params({"seed": seed, "n": n})
                     for step in range(rng.randint(100, 300)):
+                        if step % 10 == 0 and stop.exists():  # end the run early: a quick exit
+                            break
                         run.log_metric("loss", rng.random(), step=step)
                         ack.write(f"pt {run.run_id} {step} {time.time()}\n")
                         time.sleep(rng.uniform(0.001, 0.01))

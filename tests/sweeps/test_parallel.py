@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import optuna
 import pytest
 from _sweep_checks import assert_tracked_once
 from _sweep_objectives import busy, quadratic
+from optuna.trial import FrozenTrial, TrialState
 
 import workbench as wb
-from workbench.sweeps import SweepWorkerError, load_sweep, sweep
+from workbench.sweeps import Sweep, SweepWorkerError, _parallel, load_sweep, sweep
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +55,9 @@ def test_a_failing_worker_is_reported_and_the_rest_kept(store_dir: Path) -> None
 
     with pytest.raises(SweepWorkerError, match="worker 0"):
         sweep(crashes_in_worker, n_trials=4, name="dies", n_workers=2, progress=False)
-    assert wb.get_run(load_sweep("dies").parent_run_id).status.value == "failed"
+    s = load_sweep("dies")
+    assert wb.get_run(s.parent_run_id).status.value == "failed"
+    assert s.counts()["running"] == 0  # Optuna let SystemExit through: the trials were failed
 
 
 def _worker(store: Path, *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
@@ -86,20 +96,110 @@ def test_cli_workers_share_a_sweep(store_dir: Path) -> None:
     assert quadratic is not None and load_sweep("cli").counts()["complete"] >= 65
 
 
-def test_interrupting_the_parent_stops_the_workers(store_dir: Path) -> None:
-    import os
-    import signal
-    import threading
+def _interrupt_parent_once(marker: Path) -> Callable[[optuna.Study, FrozenTrial], None]:
+    """A worker callback: the first worker to complete a trial sends the parent SIGINT."""
 
-    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    def callback(study: optuna.Study, trial: FrozenTrial) -> None:
+        if trial.state != TrialState.COMPLETE:
+            return
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
+        os.kill(os.getppid(), signal.SIGINT)
+
+    return callback
+
+
+def _interrupt_when(condition: Callable[[], bool], timeout: float = 120) -> threading.Thread:
+    """SIGINT this process once ``condition()`` holds (or after ``timeout``, so a test whose
+    condition never comes fails instead of hanging; ``thread.held`` tells which)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        thread.held = condition()  # type: ignore[attr-defined]
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=watch, name="interrupt-when", daemon=True)
+    thread.start()
+    return thread
+
+
+def _assert_stopped_cleanly(name: str) -> Sweep:
+    """After an interrupted sweep: no worker left, no trial RUNNING, parent run killed."""
+    assert multiprocessing.active_children() == []
+    s = load_sweep(name)
+    assert s.counts()["running"] == 0
+    assert all(t.state != TrialState.RUNNING for t in s.study.get_trials(deepcopy=False))
+    assert wb.get_run(s.parent_run_id).status.value == "killed"
+    return s
+
+
+def test_interrupting_the_parent_stops_the_workers(store_dir: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
-        sweep(busy, n_trials=100_000, name="stopped", n_workers=2, progress=False)
-    timer.join()
-    s = load_sweep("stopped")
+        sweep(
+            busy,
+            n_trials=100_000,
+            name="stopped",
+            n_workers=2,
+            callbacks=[_interrupt_parent_once(marker)],
+            progress=False,
+        )
+    s = _assert_stopped_cleanly("stopped")
     counts = s.counts()
-    assert counts["running"] == 0 and 0 < counts["complete"] < 100_000
+    assert 0 < counts["complete"] < 100_000
     assert counts["failed"] <= 2  # the trial each worker was running
     runs = s.runs()
     assert set(runs["status"]) <= {"finished", "killed"}
-    assert wb.get_run(s.parent_run_id).status.value == "killed"
+
+
+def test_a_worker_that_ignores_the_interrupt_is_killed_and_its_trial_failed(
+    store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_parallel, "STOP_GRACE_S", 0.5)
+    inside = tmp_path / "inside"
+    inside.mkdir()
+
+    def stubborn(trial: optuna.Trial) -> float:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # like code that masks Ctrl-C
+        trial.suggest_float("x", 0, 1)
+        wb.flush()  # the trial's run is in the store before anyone is killed
+        (inside / str(os.getpid())).touch()
+        while True:
+            time.sleep(0.01)
+
+    watcher = _interrupt_when(lambda: len(list(inside.iterdir())) == 2)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(stubborn, n_trials=10, name="stubborn", n_workers=2, progress=False)
+    watcher.join()
+    assert watcher.held  # type: ignore[attr-defined]
+    s = _assert_stopped_cleanly("stubborn")
+    assert s.counts() == {**s.counts(), "total": 2, "failed": 2}
+    runs = s.runs()
+    assert len(runs) == 2 and set(runs["status"]) == {"killed"}
+
+
+_fork_hook_armed: list[int] = []  # the pid whose next fork gets SIGINT inside an at-fork hook
+
+
+def _interrupt_in_fork_hook() -> None:
+    if _fork_hook_armed and _fork_hook_armed[0] == os.getpid():
+        _fork_hook_armed.clear()
+        os.kill(os.getpid(), signal.SIGINT)  # its handler runs inside this hook
+
+
+os.register_at_fork(before=_interrupt_in_fork_hook)
+
+
+def test_an_interrupt_while_a_worker_is_forked_is_not_lost(store_dir: Path) -> None:
+    # Python drops an exception raised in an at-fork hook ("Exception ignored in ..."): a
+    # KeyboardInterrupt raised there used to vanish, and the parent waited for every trial.
+    _fork_hook_armed.append(os.getpid())
+    with pytest.raises(KeyboardInterrupt):
+        sweep(busy, n_trials=100, name="fork", n_workers=2, progress=False)
+    assert not _fork_hook_armed
+    s = _assert_stopped_cleanly("fork")
+    assert s.counts()["total"] < 100

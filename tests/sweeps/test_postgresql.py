@@ -55,7 +55,7 @@ def postgres_url() -> Iterator[str]:
     if as_postgres:
         shutil.chown(folder, "postgres")
     port = _free_port()
-    run = {"check": True, "capture_output": True, "timeout": 120}
+    run = {"check": True, "capture_output": True, "timeout": 660}  # pg_ctl -t 600, below
     subprocess.run(
         [
             *as_postgres,
@@ -83,7 +83,9 @@ def postgres_url() -> Iterator[str]:
             options,
             "-l",
             str(folder / "log"),
-            "-w",
+            "-w",  # until the server accepts connections, however busy the machine
+            "-t",
+            "600",
             "start",
         ],
         **run,

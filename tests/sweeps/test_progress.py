@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import pytest
 
-from workbench.sweeps import sweep
+from workbench.sweeps import _progress, sweep
 from workbench.sweeps._progress import Progress, resolve_mode
 
 
@@ -19,7 +20,11 @@ def test_auto_is_a_log_line_without_a_terminal(monkeypatch: pytest.MonkeyPatch) 
     assert resolve_mode("bar") == "bar"
 
 
-def test_log_lines_every_tenth_and_at_the_end(capfd: pytest.CaptureFixture[str]) -> None:
+def test_log_lines_every_tenth_and_at_the_end(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = SimpleNamespace(monotonic=lambda: 1000.0)  # no time passes, however busy the CPU
+    monkeypatch.setattr(_progress, "time", clock)
     progress = Progress("log", name="s", total=20, done=0, timeout=None, maximize=False)
     for number in range(20):
         state = "pruned" if number % 5 == 0 else "complete"

@@ -36,34 +36,36 @@ def _complete(store: Path) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
-def _run_and_kill(store: Path, after: int) -> None:
-    """Start the sweep in a subprocess and SIGKILL it once ``after`` trials are complete."""
+def _run_and_kill(store: Path, after: int) -> int:
+    """Run the sweep in a subprocess until the trial after ``after`` complete ones is under way,
+    SIGKILL it there (mid-trial), and return that trial's number."""
+    marker = store.parent / f"hanging-after-{after}"
     process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), str(store), NAME, str(N_TRIALS)],
+        [sys.executable, str(SCRIPT), str(store), NAME, str(N_TRIALS), str(after), str(marker)],
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while _complete(store) < after:
+    deadline = time.monotonic() + 120
+    while not marker.exists() or not marker.read_text():
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
         assert time.monotonic() < deadline, "the sweep made no progress"
         time.sleep(0.02)
-    time.sleep(0.013)  # land somewhere inside a ~20 ms trial
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     if process.stderr is not None:
         process.stderr.close()
+    assert _complete(store) == after
+    return int(marker.read_text())
 
 
 def test_killed_twice_then_resumed(store_dir: Path) -> None:
-    _run_and_kill(store_dir, after=10)
-    _run_and_kill(store_dir, after=25)
+    killed = [_run_and_kill(store_dir, after=10), _run_and_kill(store_dir, after=25)]
     s = sweep(slow, name=NAME, n_trials=N_TRIALS, progress=False)
 
     trials = s.study.trials
     states = [t.state for t in trials]
     assert TrialState.RUNNING not in states
     interrupted = [t for t in trials if t.state == TrialState.FAIL]
-    assert len(interrupted) <= 2  # at most one per kill; they do not count toward n_trials
+    assert [t.number for t in interrupted] == killed  # they do not count toward n_trials
     assert all("workbench.error" not in t.user_attrs for t in interrupted)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == N_TRIALS

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
 import signal
-import time
+import threading
 from pathlib import Path
 
 import optuna
@@ -43,30 +44,43 @@ def test_a_torn_tail_is_cut_before_the_next_append(
     assert path.read_bytes().endswith(b"\n")
 
 
-def _append_forever(path: str, ready: object) -> None:
+def _die_while_appending(path: str, holding: object) -> None:
+    """Append one record, then start another and stop halfway, holding the lock, until killed."""
     backend = FileJournalBackend(path)
-    ready.set()  # type: ignore[attr-defined]
-    while True:
-        backend.append_logs([{"op_code": 0, "worker_id": "w", "payload": "x" * 200}])
+    backend.append_logs([{"op_code": 0, "worker_id": "w", "payload": "complete"}])
+    real_write = os.write
+
+    def write_half_and_hang(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data)[: len(data) // 2])
+        holding.set()  # type: ignore[attr-defined]
+        threading.Event().wait()
+        return 0
+
+    os.write = write_half_and_hang  # type: ignore[assignment]  # this child process only
+    backend.append_logs([{"op_code": 0, "worker_id": "w", "payload": "torn"}])
 
 
 @pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")  # 3.12+
-def test_the_lock_dies_with_its_holder(tmp_path: Path) -> None:
+def test_the_lock_dies_with_its_holder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = str(tmp_path / "j.journal")
     ctx = multiprocessing.get_context("fork")
-    ready = ctx.Event()
-    writer = ctx.Process(target=_append_forever, args=(path, ready))
+    holding = ctx.Event()
+    writer = ctx.Process(target=_die_while_appending, args=(path, holding))
     writer.start()
-    assert ready.wait(10)
-    time.sleep(0.2)
+    assert holding.wait(120)  # it holds the lock, with half a record written
     assert writer.pid is not None
-    os.kill(writer.pid, signal.SIGKILL)  # possibly while it holds the lock
+    os.kill(writer.pid, signal.SIGKILL)
     writer.join()
-    started = time.monotonic()
+    lock = os.open(path + ".flock", os.O_RDWR)
+    try:  # free at once: Optuna's lock file would stay taken for its 30 s grace period
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    finally:
+        os.close(lock)
     FileJournalBackend(path).append_logs([{"op_code": 0, "worker_id": "me"}])
-    assert time.monotonic() - started < 1.0  # Optuna's lock file would wait out 30 s
     lines = Path(path).read_bytes().split(b"\n")
-    assert lines[-1] == b"" and b'"me"' in lines[-2]
+    assert lines[-1] == b"" and b'"complete"' in lines[0] and b'"me"' in lines[1]
+    assert len(lines) == 3 and "unfinished record" in caplog.text
 
 
 def _optimize(path: str, n: int) -> None:

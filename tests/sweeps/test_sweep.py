@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import optuna
@@ -340,3 +344,86 @@ def test_an_interrupt_kills_the_trial_run_and_does_not_count(store_dir: Path) ->
     s = sweep(lambda t: t.suggest_float("x", 0, 1), n_trials=5, name="interrupted", progress=False)
     assert s.counts() == {**s.counts(), "complete": 5, "failed": 1, "total": 6}
     assert wb.get_run(s.parent_run_id).status.value == "finished"
+
+
+class _InterruptingSampler(optuna.samplers.RandomSampler):
+    """Sends this process SIGINT while Optuna starts trial ``at``: after the trial is created,
+    before the objective runs, where a KeyboardInterrupt used to leave the trial RUNNING."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(seed=0)
+        self.at = at
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        super().before_trial(study, trial)
+        if trial.number == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_an_interrupt_between_trials_leaves_no_trial_running(store_dir: Path) -> None:
+    def objective(trial: optuna.Trial) -> float:
+        return trial.suggest_float("x", 0, 1)
+
+    sampler = _InterruptingSampler(at=2)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(objective, n_trials=5, name="between", sampler=sampler, progress=False)
+    s = load_sweep("between")
+    assert s.counts() == {**s.counts(), "complete": 2, "failed": 1, "running": 0, "total": 3}
+    runs = _runs_by_number(s)
+    assert runs[2]["status"] == "killed"
+    assert wb.get_run(s.parent_run_id).status.value == "killed"
+    s = sweep(objective, n_trials=5, name="between", progress=False)  # it did not count
+    assert s.counts() == {**s.counts(), "complete": 5, "failed": 1, "total": 6}
+
+
+def test_an_objective_that_exits_leaves_no_trial_running(store_dir: Path) -> None:
+    def exits(trial: optuna.Trial) -> float:
+        if trial.number == 1:
+            raise SystemExit(2)  # not an Exception: Optuna records nothing for the trial
+        return trial.suggest_float("x", 0, 1)
+
+    with pytest.raises(SystemExit):
+        sweep(exits, n_trials=3, name="exits", progress=False)
+    counts = load_sweep("exits").counts()
+    assert counts == {**counts, "complete": 1, "failed": 1, "running": 0, "total": 2}
+
+
+def _start_a_trial_and_die(store: Path, name: str) -> None:
+    """In another process: Optuna creates a trial of the sweep, then the process is killed."""
+    code = (
+        "import os, optuna, sys\n"
+        "from pathlib import Path\n"
+        "from workbench.sweeps._storage import journal_path, open_journal\n"
+        "storage = open_journal(journal_path(Path(sys.argv[1]), sys.argv[2]))\n"
+        "optuna.load_study(study_name=sys.argv[2], storage=storage).ask()\n"
+        "os._exit(9)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(store), name], check=False)
+    assert done.returncode == 9
+
+
+def test_load_sweep_fails_the_trials_of_dead_processes(store_dir: Path) -> None:
+    sweep(quadratic, n_trials=2, name="stale", progress=False)
+    _start_a_trial_and_die(store_dir, "stale")
+
+    s = load_sweep("stale")
+    assert s.counts() == {**s.counts(), "complete": 2, "failed": 1, "running": 0}
+    assert s.study.trials[2].state == optuna.trial.TrialState.FAIL  # in the storage too
+    assert list_sweeps().set_index("name").loc["stale", "running"] == 0
+
+
+def test_stale_trials_of_a_read_only_sweep_are_shown_failed(
+    store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.sweeps._storage import FileJournalBackend
+
+    sweep(quadratic, n_trials=2, name="readonly", progress=False)
+    _start_a_trial_and_die(store_dir, "readonly")
+
+    def refuse(self: FileJournalBackend, logs: object) -> None:
+        raise PermissionError(13, "Permission denied", self._file_path)
+
+    monkeypatch.setattr(FileJournalBackend, "append_logs", refuse)
+    s = load_sweep("readonly")
+    assert s.counts() == {**s.counts(), "complete": 2, "failed": 1, "running": 0}
+    assert s.study.trials[2].state == optuna.trial.TrialState.RUNNING  # not written

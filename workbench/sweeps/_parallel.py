@@ -10,6 +10,13 @@ function defined in a notebook cell works. Each worker then opens its own store 
 own copy of the Optuna storage (fresh locks, connections and journal worker ids), and touches
 nothing else inherited from the parent. Elsewhere (macOS, Windows) ``spawn`` is used, which
 needs an objective importable from a module.
+
+Stopping (an interrupt of the calling process, or an error in it): each worker gets SIGINT and
+ends the trial it runs as interrupted (see ``_interrupt``); a worker still alive after
+``STOP_GRACE_S`` (an objective that ignores interrupts, or a machine too busy) gets SIGTERM,
+then SIGKILL. Once every worker is gone, the parent marks FAIL the trials they left RUNNING, so
+no trial of a sweep stays RUNNING after ``sweep()`` returns or raises. A second interrupt
+skips the grace period.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -33,12 +40,16 @@ from optuna.trial import TrialState
 
 from workbench import _validation as v
 from workbench.exceptions import InvalidParameterError, WorkbenchError
+from workbench.sweeps import _interrupt
+from workbench.sweeps._interrupt import Interrupts
 from workbench.sweeps._progress import Progress
-from workbench.sweeps._trial import counts
+from workbench.sweeps._trial import counts, fail_stale_trials, owner_token
 
 __all__ = ["SweepWorkerError", "WorkerPlan", "run_workers", "split"]
 
 POLL_S = 0.5
+STOP_GRACE_S = 10.0  # after SIGINT, for a worker to end its trial and exit
+TERM_GRACE_S = 2.0  # after SIGTERM, before SIGKILL
 
 
 class SweepWorkerError(WorkbenchError, RuntimeError):
@@ -85,7 +96,14 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def _worker_main(plan: WorkerPlan, conn: Connection) -> None:
     """Entry point of a worker process; reports ("ok" | "error" | "interrupted", text)."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with _interrupt.deferred(worker=True) as interrupts:  # counts a SIGINT that came before
+        report = _work(plan, interrupts)
+    with contextlib.suppress(Exception):  # the parent may be gone already
+        conn.send(report)
+    conn.close()
+
+
+def _work(plan: WorkerPlan, interrupts: Interrupts) -> tuple[str, str]:
     try:
         from workbench.client import Workbench
         from workbench.sweeps._setup import handle
@@ -98,6 +116,7 @@ def _worker_main(plan: WorkerPlan, conn: Connection) -> None:
         study = optuna.load_study(
             study_name=plan.study_name, storage=storage, sampler=plan.sampler, pruner=plan.pruner
         )
+        interrupts.watch(study)
         study.sampler.reseed_rng()  # forked samplers would otherwise all draw the same points
         recorder = TrialRecorder(
             objective=plan.objective,
@@ -112,31 +131,32 @@ def _worker_main(plan: WorkerPlan, conn: Connection) -> None:
             catch=plan.catch,
             target=plan.target,
             never_count=never_counting(study),
+            interrupts=interrupts,
         )
         try:
-            study.optimize(
-                recorder,
-                n_trials=plan.n_trials,
-                timeout=plan.timeout,
-                n_jobs=plan.n_jobs,
-                catch=plan.catch,
-                callbacks=list(plan.callbacks) or None,
-            )
+            if not interrupts.requested:
+                study.optimize(
+                    recorder,
+                    n_trials=plan.n_trials,
+                    timeout=plan.timeout,
+                    n_jobs=plan.n_jobs,
+                    catch=plan.catch,
+                    callbacks=list(plan.callbacks) or None,
+                )
         finally:
+            recorder.fail_unfinished(study)
             sync_storage(storage)
             client.close()  # flush, seal this process's spool journal, retire its heartbeat
+        if interrupts.requested:
+            return ("interrupted", "")
         if recorder.contract_error is not None:
-            conn.send(("contract", str(recorder.contract_error)))
-        else:
-            conn.send(("ok", ""))
+            return ("contract", str(recorder.contract_error))
+        return ("ok", "")
     except KeyboardInterrupt:
-        conn.send(("interrupted", ""))
+        return ("interrupted", "")
     except BaseException as exc:
         detail = "".join(traceback.format_exception(exc)[-8:])
-        with contextlib.suppress(Exception):  # the parent may be gone already
-            conn.send(("error", f"{type(exc).__name__}: {exc}\n{detail}"))
-    finally:
-        conn.close()
+        return ("error", f"{type(exc).__name__}: {exc}\n{detail}")
 
 
 def _start(ctx: Any, plan: WorkerPlan, index: int) -> tuple[Any, Connection]:
@@ -178,9 +198,20 @@ def _poll(study: optuna.Study, progress: Progress, maximize: bool | None) -> Non
 
 
 def run_workers(
-    plans: list[WorkerPlan], study: optuna.Study, progress: Progress, maximize: bool | None
+    plans: list[WorkerPlan],
+    study: optuna.Study,
+    progress: Progress,
+    maximize: bool | None,
+    *,
+    interrupts: Interrupts,
+    local: bool,
 ) -> None:
-    """Run one process per plan until all end; raise if any failed (after all ended)."""
+    """Run one process per plan until all end; raise if any failed (after all ended).
+
+    An interrupt (seen through ``interrupts``, see ``_interrupt.deferred``) or an error here
+    stops the workers; either way, every worker is gone and none of their trials is RUNNING
+    when this returns or raises. After an interrupt it returns: the caller raises it.
+    """
     if not sys.platform.startswith("linux"):
         try:
             pickle.dumps(plans[0].objective)
@@ -193,44 +224,70 @@ def run_workers(
                 f"({exc}). Define it in a .py file and import it, or use n_jobs (threads).",
             ) from None
     ctx = _context()
-    workers = [_start(ctx, plan, i) for i, plan in enumerate(plans)]
+    wakeup = interrupts.wakeup if interrupts.installed else None
+    workers: list[tuple[Any, Connection]] = []
+    owners: set[str] = set()
     results: dict[int, tuple[str, str]] = {}
     try:
+        for index, plan in enumerate(plans):
+            if interrupts.requested:
+                break
+            process, conn = _start(ctx, plan, index)
+            workers.append((process, conn))
+            with contextlib.suppress(Exception):  # psutil.NoSuchProcess: it is gone already
+                owners.add(owner_token(process.pid))
         pending = {conn: i for i, (_, conn) in enumerate(workers)}
-        while pending:
-            for ready in wait(list(pending), timeout=POLL_S):
-                conn = ready if isinstance(ready, Connection) else None
-                if conn is None:
+        while pending and not interrupts.requested:
+            waitables: list[Any] = [*pending, *([wakeup] if wakeup is not None else [])]
+            for ready in wait(waitables, timeout=POLL_S):
+                if not isinstance(ready, Connection):
+                    interrupts.drain()
                     continue
-                index = pending.pop(conn)
+                index = pending.pop(ready)
                 try:
-                    results[index] = conn.recv()
+                    results[index] = ready.recv()
                 except EOFError:
                     results[index] = ("died", "")
             _poll(study, progress, maximize)
-        for process, _ in workers:
-            process.join()
-    except KeyboardInterrupt:
-        _interrupt([p for p, _ in workers])
-        raise
-    _raise_failures(workers, results)
+    finally:
+        _stop(workers, set(results), interrupts)
+        failed = fail_stale_trials(study, local=local, dead=frozenset(owners))
+    if interrupts.requested:
+        return
+    _raise_failures(workers, results, failed)
 
 
-def _interrupt(processes: list[Any]) -> None:
-    """Ask each worker to stop (KeyboardInterrupt: its trial ends as killed), then make sure."""
-    for process in processes:
-        if process.is_alive() and process.pid is not None:
-            os.kill(process.pid, signal.SIGINT)
-    deadline = time.monotonic() + 10
-    for process in processes:
+def _stop(
+    workers: list[tuple[Any, Connection]], reported: Collection[int], interrupts: Interrupts
+) -> None:
+    """End every worker. Those that reported are exiting; the others get SIGINT, then
+    SIGTERM after ``STOP_GRACE_S`` (at once at a further interrupt), then SIGKILL."""
+    processes = [p for p, _ in workers]
+    seen = interrupts.count
+    for index, process in enumerate(processes):
+        if index not in reported and process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGINT)
+    alive = [p for p in processes if p.is_alive()]
+    wakeup = [interrupts.wakeup] if interrupts.installed else []
+    deadline = time.monotonic() + STOP_GRACE_S
+    while alive and time.monotonic() < deadline and interrupts.count <= seen:
+        wait([p.sentinel for p in alive] + wakeup, timeout=deadline - time.monotonic())
+        interrupts.drain()
+        alive = [p for p in alive if p.is_alive()]
+    for process in alive:
+        process.terminate()
+    deadline = time.monotonic() + TERM_GRACE_S
+    for process in alive:
         process.join(timeout=max(0.0, deadline - time.monotonic()))
         if process.is_alive():
-            process.terminate()
-            process.join(timeout=5)
+            process.kill()
+    for process in processes:
+        process.join()
 
 
 def _raise_failures(
-    workers: list[tuple[Any, Connection]], results: dict[int, tuple[str, str]]
+    workers: list[tuple[Any, Connection]], results: dict[int, tuple[str, str]], failed: int
 ) -> None:
     contract = [text for kind, text in results.values() if kind == "contract"]
     if contract:
@@ -243,8 +300,10 @@ def _raise_failures(
         elif kind in ("died", "interrupted"):
             problems.append(
                 f"worker {index} (pid {process.pid}) ended without finishing (exit code "
-                f"{process.exitcode}); its running trial is failed when the sweep is next run."
+                f"{process.exitcode})."
             )
+    if problems and failed:
+        problems.append(f"{failed} trial(s) they left running were marked failed.")
     if problems:
         raise SweepWorkerError(
             "A sweep worker process failed; the trials of the other workers are kept.\n"

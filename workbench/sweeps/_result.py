@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from workbench import _validation as v
-from workbench.exceptions import ConflictError, NotFoundError
+from workbench.exceptions import ConflictError, NotFoundError, RunNotFoundError
 from workbench.sweeps import _trial
 from workbench.sweeps._setup import parent_run_row, study_metric_names
 
@@ -35,6 +35,7 @@ class Sweep:
 
     Returned by :func:`workbench.sweep` and :func:`workbench.load_sweep`. The study is live:
     properties read the storage each time, so a ``Sweep`` shows the trials other processes add.
+    Trials left RUNNING by a process that died are marked failed as they are read.
 
     Attributes
     ----------
@@ -54,6 +55,7 @@ class Sweep:
         experiment: str,
         sweep_id: str | None,
         storage_label: str = "journal",
+        local: bool = False,
         parent_run_id: str | None = None,
     ) -> None:
         self.study = study
@@ -61,6 +63,7 @@ class Sweep:
         self.experiment = experiment
         self.sweep_id = sweep_id
         self.storage_label = storage_label
+        self._local = local  # only this machine reaches the storage
         self._parent_run_id = parent_run_id
 
     # -- identity ---------------------------------------------------------------------------------
@@ -109,8 +112,10 @@ class Sweep:
 
     # -- trials ---------------------------------------------------------------------------------
     def _trials(self, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
-        """The study's trials without copying (do not modify them)."""
-        return self.study.get_trials(deepcopy=False, states=states)
+        """The study's trials without copying (do not modify them); RUNNING trials of dead
+        processes are failed first (every view reads trials through here)."""
+        trials = _trial.settled_trials(self.study, local=self._local)
+        return trials if states is None else [t for t in trials if t.state in states]
 
     def counts(self) -> dict[str, int]:
         """Trials by state: ``total``, ``complete``, ``pruned``, ``failed``, ``running``, ..."""
@@ -169,7 +174,11 @@ class Sweep:
                 f"Trial {trial.number} of sweep {self.name!r} has no workbench run (it was run "
                 "outside workbench.sweep)."
             )
-        return self.client.get_run(run_id)
+        try:
+            return self.client.get_run(run_id)
+        except RunNotFoundError:  # logged by another process, not yet visible here
+            self.client.flush()
+            return self.client.get_run(run_id)
 
     def _require_complete(self, what: str) -> None:
         if not self._trials(states=(TrialState.COMPLETE,)):
@@ -189,23 +198,34 @@ class Sweep:
 
         if self.sweep_id is None:
             return pd.DataFrame()
-        df = self.client.search_runs(
+        trials = self._trials()
+        df = self._search_trial_runs()
+        expected = {t.user_attrs.get(_trial.RUN_ID_ATTR) for t in trials} - {None}
+        if not expected <= set(df.get("run_id", ())):
+            # Runs other processes logged reach this process's reads within a moment; wait
+            # for them (runs of other machines' stores stay missing, at the cost of this wait).
+            self.client.flush()
+            df = self._search_trial_runs()
+        if df.empty:
+            return df
+        states = {t.number: STATE_NAMES[t.state] for t in trials}
+        numbers = pd.to_numeric(df[f"tags.{_trial.TRIAL_NUMBER_TAG}"]).astype(int)
+        df.insert(0, "trial_number", numbers)
+        df.insert(1, "trial_state", numbers.map(states))
+        return df.sort_values("trial_number", kind="stable").reset_index(drop=True)
+
+    def _search_trial_runs(self) -> pd.DataFrame:
+        return self.client.search_runs(
             filter=(
                 f"tags.{_trial.SWEEP_ID_TAG} = '{self.sweep_id}' "
                 f"AND tags.{_trial.KIND_TAG} = 'trial'"
             ),
             max_results=None,
         )
-        if df.empty:
-            return df
-        states = {t.number: STATE_NAMES[t.state] for t in self._trials()}
-        numbers = pd.to_numeric(df[f"tags.{_trial.TRIAL_NUMBER_TAG}"]).astype(int)
-        df.insert(0, "trial_number", numbers)
-        df.insert(1, "trial_state", numbers.map(states))
-        return df.sort_values("trial_number", kind="stable").reset_index(drop=True)
 
     def trials_dataframe(self) -> pd.DataFrame:
         """Optuna's ``study.trials_dataframe()`` with a ``run_id`` column (workbench attrs out)."""
+        self._trials()  # fail the RUNNING trials of dead processes first
         df = self.study.trials_dataframe()
         if df.empty:
             return df

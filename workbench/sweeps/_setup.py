@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
-from optuna.trial import TrialState
 
 from workbench import _validation as v
 from workbench.exceptions import ConflictError, RunNotFoundError
@@ -43,7 +42,6 @@ logger = logging.getLogger("workbench.sweeps")
 SWEEP_ID_ATTR = "workbench.sweep_id"
 EXPERIMENT_ATTR = "workbench.experiment"
 STORAGE_TAG = "workbench.sweep_storage"
-STALE_WITHOUT_OWNER_S = 60.0
 
 
 @dataclass
@@ -124,7 +122,7 @@ def open_sweep(options: SweepOptions, client: Workbench, storage: Any) -> Opened
         experiment = options.experiment or attrs.get(EXPERIMENT_ATTR) or name
         if EXPERIMENT_ATTR not in attrs:
             study.set_user_attr(EXPERIMENT_ATTR, experiment)
-        failed = fail_stale_trials(study, choice)
+        failed = _trial.fail_stale_trials(study, local=choice.local)
         parent, owns = _parent_run(options, client, study, choice, name, experiment, sweep_id)
     return Opened(
         study=study,
@@ -194,38 +192,6 @@ def _check_compatible(options: SweepOptions, study: optuna.Study) -> list[str]:
             "Metric names are fixed when a sweep is created: omit them to continue it.",
         )
     return stored
-
-
-# -- trials left RUNNING by dead processes -----------------------------------------------------
-def fail_stale_trials(study: optuna.Study, choice: StorageChoice) -> int:
-    """Mark FAIL the RUNNING trials whose process is dead; return how many.
-
-    The owner (``host|pid|start time``) is recorded on each trial as it starts. A trial of a
-    process on this machine that no longer runs is failed at once; one without an owner (its
-    process died within a microsecond of creating it) once it is a minute old, for storages only
-    this machine uses. Trials of other machines are left to Optuna's heartbeat (RDB storages).
-    Their runs end as ``killed`` through workbench's own reaper.
-    """
-    now = dt.datetime.now()
-    failed = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner = trial.user_attrs.get(_trial.OWNER_ATTR)
-        if owner is not None:
-            stale = _trial.owner_alive(str(owner)) is False
-        else:
-            started = trial.datetime_start
-            age = (now - started).total_seconds() if started is not None else 0.0
-            stale = choice.local and age > STALE_WITHOUT_OWNER_S
-        if stale:
-            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-            failed += 1
-    if failed:
-        logger.warning(
-            "Sweep %r: %d trial(s) left running by a process that died were marked failed.",
-            study.study_name,
-            failed,
-        )
-    return failed
 
 
 # -- the parent run ----------------------------------------------------------------------------

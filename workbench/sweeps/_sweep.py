@@ -12,8 +12,8 @@ import optuna
 
 from workbench import _validation as v
 from workbench.client import Workbench, connect
-from workbench.exceptions import NotFoundError
-from workbench.sweeps import _trial
+from workbench.exceptions import NotFoundError, WorkbenchError
+from workbench.sweeps import _interrupt, _trial
 from workbench.sweeps._options import SweepOptions
 from workbench.sweeps._parallel import WorkerPlan, run_workers, split
 from workbench.sweeps._progress import Progress
@@ -242,42 +242,66 @@ def _optimize(options: SweepOptions, wb: Workbench, opened: Opened) -> Sweep:
         best=best,
     )
     status, error = "finished", None
-    try:
-        with _quiet_optuna(progress.mode != "none"):
-            if remaining == 0:
-                logger.info("Sweep %r already has %d trials.", opened.name, done)
-            elif options.n_workers is not None:
-                plans = _plans(options, wb, opened, remaining)
-                run_workers(plans, study, progress, maximize)
-            else:
-                study.optimize(
-                    recorder,
-                    n_trials=remaining,
-                    timeout=options.timeout,
-                    n_jobs=options.n_jobs,
-                    catch=options.catch,
-                    callbacks=list(options.callbacks) or None,
-                )
-        if recorder.contract_error is not None:
-            raise recorder.contract_error
-    except KeyboardInterrupt:
-        status, error = "killed", "Interrupted (KeyboardInterrupt)."
-        raise
-    except BaseException as exc:
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        progress.close()
-        sync_storage(opened.storage.storage)
-        _end_parent(opened, wb, status, error)
+    with _interrupt.deferred(study) as interrupts:  # Ctrl-C never strands a RUNNING trial
+        try:
+            with _quiet_optuna(progress.mode != "none"):
+                if remaining == 0:
+                    logger.info("Sweep %r already has %d trials.", opened.name, done)
+                elif options.n_workers is not None:
+                    plans = _plans(options, wb, opened, remaining)
+                    run_workers(
+                        plans,
+                        study,
+                        progress,
+                        maximize,
+                        interrupts=interrupts,
+                        local=opened.storage.local,
+                    )
+                else:
+                    recorder.interrupts = interrupts
+                    try:
+                        study.optimize(
+                            recorder,
+                            n_trials=remaining,
+                            timeout=options.timeout,
+                            n_jobs=options.n_jobs,
+                            catch=options.catch,
+                            callbacks=list(options.callbacks) or None,
+                        )
+                    finally:
+                        recorder.fail_unfinished(study)
+            interrupts.raise_if_requested()
+            if recorder.contract_error is not None:
+                raise recorder.contract_error
+        except KeyboardInterrupt:
+            status, error = "killed", "Interrupted (KeyboardInterrupt)."
+            raise
+        except BaseException as exc:
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            progress.close()
+            sync_storage(opened.storage.storage)
+            _end_parent(opened, wb, status, error)
+            if options.n_workers is not None:
+                _publish(wb)
     return Sweep(
         study,
         wb,
         experiment=opened.experiment,
         sweep_id=opened.sweep_id,
         storage_label=opened.storage.label,
+        local=opened.storage.local,
         parent_run_id=opened.parent.run_id,
     )
+
+
+def _publish(wb: Workbench) -> None:
+    """Make the runs the workers logged visible to this process's reads before returning."""
+    try:
+        wb.flush()
+    except WorkbenchError as exc:  # the runs are safe in the spool; reads catch up later
+        logger.warning("Could not make the workers' runs visible yet: %s", exc)
 
 
 def _counts(study: optuna.Study) -> dict[str, int]:
@@ -351,6 +375,9 @@ def load_sweep(
 ) -> Sweep:
     """A sweep by name, to look at (plots, best run, runs table) without running trials.
 
+    Trials left RUNNING by processes of this machine that died (a killed kernel or worker) are
+    marked failed when the sweep's trials are read, as when the sweep is continued.
+
     Parameters
     ----------
     name
@@ -382,6 +409,7 @@ def load_sweep(
         experiment=str(attrs.get(EXPERIMENT_ATTR, name)),
         sweep_id=attrs.get(SWEEP_ID_ATTR),
         storage_label=choice.label,
+        local=choice.local,
     )
 
 
@@ -454,7 +482,7 @@ def _journal_summary(root: Any, name: str) -> dict[str, Any]:
     except KeyError:
         return {}
     counts = {k: 0 for k in ("complete", "pruned", "failed", "running")}
-    for trial in study.get_trials(deepcopy=False):
+    for trial in _trial.settled_trials(study, local=True):
         state = STATE_NAMES.get(trial.state)
         if state in counts:
             counts[state] += 1

@@ -16,15 +16,23 @@ KeyboardInterrupt      FAIL          killed                       failed
 process killed         FAIL [#]_     killed (workbench's reaper)  -
 =====================  ============  ===========================  ===========================
 
-.. [#] when the sweep is next started or joined (journal storage), or by Optuna's heartbeat
-   (RDB storage).
+.. [#] at once by the parent of worker processes; else when the sweep is next started,
+   joined, loaded or looked at (journal storage), or by Optuna's heartbeat (RDB storage).
+
+Each trial records its process (:data:`OWNER_ATTR`: host, pid, start time; in the default
+journal already in the record that creates the trial), which is how a RUNNING trial whose
+process died is told from one still running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import datetime as dt
 import json
+import logging
 import math
+import os
 import re
 import socket
 import threading
@@ -38,12 +46,21 @@ from optuna.trial import TrialState
 
 from workbench import _validation as v
 from workbench.exceptions import ConflictError, InvalidParameterError
+from workbench.sweeps._interrupt import Interrupts
 
 if TYPE_CHECKING:
     from workbench.client import Workbench
     from workbench.tracking.run import ActiveRun
 
-__all__ = ["TrialRecorder", "count_finished", "trial_run"]
+__all__ = [
+    "TrialRecorder",
+    "count_finished",
+    "fail_stale_trials",
+    "settled_trials",
+    "trial_run",
+]
+
+logger = logging.getLogger("workbench.sweeps")
 
 RUN_ID_ATTR = "workbench.run_id"
 OWNER_ATTR = "workbench.owner"
@@ -56,6 +73,7 @@ TRIAL_STATE_TAG = "workbench.trial_state"
 INTERMEDIATE_KEY = "intermediate_value"
 _TAG_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-.:/ ]+")
 _MAX_ERROR = 2000
+STALE_WITHOUT_OWNER_S = 60.0
 
 _runs: weakref.WeakKeyDictionary[optuna.trial.Trial, ActiveRun] = weakref.WeakKeyDictionary()
 _runs_lock = threading.Lock()
@@ -88,14 +106,24 @@ def trial_run(trial: optuna.trial.Trial) -> ActiveRun:
     return run
 
 
-def owner_token() -> str:
-    """This process, as recorded on the trials it runs: ``host|pid|start time``."""
-    import os
+_tokens: dict[int, str] = {}
 
+
+def owner_token(pid: int | None = None) -> str:
+    """A process (default: this one) as recorded on the trials it runs: ``host|pid|start``.
+
+    Raises ``psutil.NoSuchProcess`` for a process that is gone.
+    """
     import psutil
 
-    pid = os.getpid()
-    return f"{socket.gethostname()}|{pid}|{psutil.Process(pid).create_time():.3f}"
+    pid = os.getpid() if pid is None else pid
+    token = _tokens.get(pid)
+    if token is None:
+        token = f"{socket.gethostname()}|{pid}|{psutil.Process(pid).create_time():.3f}"
+        if pid == os.getpid():
+            _tokens.clear()  # a forked child: the parent's entry is not ours
+            _tokens[pid] = token
+    return token
 
 
 def owner_alive(token: str) -> bool | None:
@@ -109,6 +137,81 @@ def owner_alive(token: str) -> bool | None:
         return abs(psutil.Process(int(pid)).create_time() - float(started)) < 0.01
     except (ValueError, psutil.Error):
         return False
+
+
+# -- trials left RUNNING by dead processes -----------------------------------------------------
+def stale_trials(
+    study: optuna.Study, *, local: bool, dead: frozenset[str] = frozenset()
+) -> list[optuna.trial.FrozenTrial]:
+    """The RUNNING trials whose process is dead (or one of the owner tokens ``dead``).
+
+    A trial of a process on this machine that no longer runs is stale at once; one without an
+    owner (a storage that cannot record it with the trial, and a process that died right after
+    creating it) once it is a minute old, for storages only this machine uses (``local``).
+    Trials of other machines are left to Optuna's heartbeat (RDB storages).
+    """
+    now = dt.datetime.now()
+    stale = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = trial.user_attrs.get(OWNER_ATTR)
+        if owner is not None:
+            gone = str(owner) in dead or owner_alive(str(owner)) is False
+        else:
+            started = trial.datetime_start
+            age = (now - started).total_seconds() if started is not None else 0.0
+            gone = local and age > STALE_WITHOUT_OWNER_S
+        if gone:
+            stale.append(trial)
+    return stale
+
+
+def fail_trials(study: optuna.Study, trials: Sequence[optuna.trial.FrozenTrial]) -> int:
+    """Mark ``trials`` FAIL (those still unfinished); return how many were."""
+    failed = 0
+    for trial in trials:
+        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+        failed += 1
+    if failed:
+        logger.warning(
+            "Sweep %r: %d trial(s) left running by a process that died were marked failed.",
+            study.study_name,
+            failed,
+        )
+    return failed
+
+
+def fail_stale_trials(
+    study: optuna.Study, *, local: bool, dead: frozenset[str] = frozenset()
+) -> int:
+    """Mark FAIL the RUNNING trials whose process is dead (see :func:`stale_trials`)."""
+    return fail_trials(study, stale_trials(study, local=local, dead=dead))
+
+
+def settled_trials(study: optuna.Study, *, local: bool) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials, with RUNNING trials of dead processes failed (for views).
+
+    They are marked FAIL in the storage; where it cannot be written (a read-only store), they
+    are shown failed in the returned list only. Do not modify the trials returned.
+    """
+    trials = study.get_trials(deepcopy=False)
+    if not any(t.state == TrialState.RUNNING for t in trials):
+        return trials
+    stale = stale_trials(study, local=local)
+    if not stale:
+        return trials
+    try:
+        fail_trials(study, stale)
+    except OSError as exc:
+        logger.debug("Could not mark stale trials failed (%s); showing them as failed.", exc)
+        numbers = {t.number for t in stale}
+        shown = []
+        for trial in trials:
+            if trial.number in numbers:
+                trial = copy.copy(trial)
+                trial.state = TrialState.FAIL
+            shown.append(trial)
+        return shown
+    return study.get_trials(deepcopy=False)
 
 
 def counts(trial: optuna.trial.FrozenTrial) -> bool:
@@ -159,8 +262,10 @@ class TrialRecorder:
     target: int | None = None  # stop the study once this many trials count (other processes)
     on_outcome: Callable[[Outcome, int], None] | None = None
     contract_error: InvalidParameterError | None = None
+    interrupts: Interrupts = field(default_factory=lambda: Interrupts(installed=False))
     _owner: str = field(default_factory=owner_token)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _started: list[int] = field(default_factory=list)  # trial numbers, in order
     best: float | None = None  # best objective value seen (single objective)
     never_count: int = 0  # trials that will never count toward target (interrupted earlier)
 
@@ -168,8 +273,22 @@ class TrialRecorder:
     def objective_name(self) -> str:
         return getattr(self.objective, "__qualname__", type(self.objective).__name__)
 
+    def fail_unfinished(self, study: optuna.Study) -> int:
+        """After ``optimize`` ended, however: fail the trials this recorder began that are still
+        RUNNING (an objective that raised ``SystemExit`` or another non-``Exception``, which
+        Optuna lets through without recording the trial's end)."""
+        with self._lock:
+            started = set(self._started)
+        if not started:
+            return 0
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        return fail_trials(study, [t for t in running if t.number in started])
+
     def __call__(self, trial: optuna.Trial) -> Any:
-        trial.set_user_attr(OWNER_ATTR, self._owner)
+        with self._lock:
+            self._started.append(trial.number)
+        if trial.user_attrs.get(OWNER_ATTR) != self._owner:  # not recorded with the trial
+            trial.set_user_attr(OWNER_ATTR, self._owner)
         run = self.client.start_run(
             self.experiment,
             f"{self.sweep_name}-{trial.number}",
@@ -194,7 +313,8 @@ class TrialRecorder:
 
     def _run(self, trial: optuna.Trial, run: ActiveRun) -> Any:
         try:
-            result = self.objective(trial)
+            with self.interrupts.objective(trial):
+                result = self.objective(trial)
         except optuna.TrialPruned:
             self._finish(trial, run, Outcome("pruned"))
             raise
