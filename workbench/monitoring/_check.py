@@ -17,7 +17,7 @@ import pandas as pd
 from workbench import _validation as v
 from workbench.monitoring._policy import LoopStep, MonitorPolicy
 from workbench.monitoring._retrain import produce_version
-from workbench.monitoring._sources import resolve_data
+from workbench.monitoring._sources import TRAINING_ROWS, resolve_data
 from workbench.monitoring.evaluation import EvaluationResult, evaluate
 from workbench.monitoring.gates import GateResult, validate
 from workbench.monitoring.performance import Predictions, as_labels, classification_metrics
@@ -27,7 +27,7 @@ from workbench.registry import ModelVersion, load_model, set_alias
 if TYPE_CHECKING:
     from workbench.tracking.run import ActiveRun
 
-__all__ = ["PREDICTION", "MonitorState", "record_step", "run_check"]
+__all__ = ["PREDICTION", "TRAINING_ROWS", "MonitorState", "record_step", "run_check"]
 
 #: The column holding the champion's predictions in drift reports.
 PREDICTION = "prediction"
@@ -397,6 +397,9 @@ class _Check:
         with client.start_run(policy.experiment, name, tags=tags) as retrain_run:
             self.links["retrain"] = retrain_run.run_id
             retrain_run.log_input(training, name="training", context="training")
+            # The rows themselves, not only their fingerprint: a new monitor of the promoted
+            # version finds its reference here (see _sources._model_training_data).
+            retrain_run.log_table(training.reset_index(drop=True), TRAINING_ROWS)
             retrain_run.log_metric("training_rows", float(len(training)))
             version = produce_version(policy.retrain, retrain_run, training, policy.model, features)
             retrain_run.set_tag("workbench.registered_version", version.uri)

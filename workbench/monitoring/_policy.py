@@ -155,6 +155,8 @@ class MonitorPolicy:
         What windows are compared with: a DataFrame, a file, or a model URI (default: the
         champion's training data from its lineage). After a promotion by the monitor it becomes
         the new champion's training data (if the alias is moved by hand, start a new monitor).
+        Retrain runs store the rows they trained on (artifact ``monitor/training.parquet``), so
+        a new monitor of a promoted version finds the same reference.
     time_column, window, origin
         How :meth:`Monitor.run` cuts a frame into windows: a pandas frequency of
         ``time_column`` (``"30D"``, ``"7D"``, ``"W"``, ``"MS"`` for calendar months) or a number

@@ -8,7 +8,8 @@ DataFrame plus a short description of its source:
 * a model URI (``churn@champion``, ``churn/3``, ``models:/churn/3``): the model version's
   training dataset, found through the registry's lineage (the training run's ``log_input`` with
   context ``training``) when that dataset was logged from a file that still holds the same
-  content;
+  content, or, for a version a monitor retrained, the rows its retrain run stored
+  (``monitor/training.parquet``);
 * any object with a ``to_frame()`` method, such as a deployment's request-log window;
 * ``"deployment:NAME"``: the request log of a served model, once :mod:`workbench.serving`
   provides ``read_request_log(name)``.
@@ -27,7 +28,10 @@ import pandas as pd
 from workbench import _validation as v
 from workbench.exceptions import InvalidParameterError
 
-__all__ = ["resolve_data"]
+__all__ = ["TRAINING_ROWS", "resolve_data"]
+
+#: The artifact in which a monitor's retrain run keeps the rows it trained on.
+TRAINING_ROWS = "monitor/training.parquet"
 
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl")
 _DEPLOYMENT_PREFIX = "deployment:"
@@ -89,6 +93,9 @@ def _model_training_data(uri: str, *, name: str, caller: str) -> tuple[pd.DataFr
     dataset = inputs[0]
     source = dataset.get("source")
     if not source or not Path(source).is_file():
+        stored = _stored_training_rows(registry, version)
+        if stored is not None:
+            return stored
         where = "from a DataFrame, whose rows are not stored" if not source else f"from {source}"
         raise InvalidParameterError(
             f"The training dataset of model {version.uri} ({dataset.get('name')!r}, digest "
@@ -104,6 +111,37 @@ def _model_training_data(uri: str, *, name: str, caller: str) -> tuple[pd.DataFr
         )
     frame = _read_file(Path(source), name=name, caller=caller)
     return frame, f"training data of model {version.uri} ({source})"
+
+
+def _stored_training_rows(registry: Any, version: Any) -> tuple[pd.DataFrame, str] | None:
+    """The rows a monitor's retrain run trained ``version`` on (artifact ``TRAINING_ROWS``):
+    the run that registered it, or the retrain run that ran the notebook which did."""
+    from workbench.client import connect
+    from workbench.exceptions import WorkbenchError
+
+    client = connect()
+    candidates = [version.run_id]
+    try:
+        found = client.search_runs(
+            filter=(
+                "tags.`workbench.kind` = 'retrain' AND "
+                f"tags.`workbench.registered_version` = '{version.uri}'"
+            ),
+            max_results=5,
+        )
+        candidates += [r for r in found.get("run_id", []) if r != version.run_id]
+    except WorkbenchError:
+        pass
+    for run_id in candidates:
+        try:
+            paths = {a.path for a in client.get_run(run_id).artifacts}
+        except WorkbenchError:
+            continue
+        if TRAINING_ROWS in paths:
+            frame = client.load_artifact(run_id, TRAINING_ROWS)
+            where = f"{TRAINING_ROWS} of run {run_id}"
+            return frame, f"training data of model {version.uri} ({where})"
+    return None
 
 
 def _deployment_log(deployment: str, *, name: str, caller: str) -> tuple[pd.DataFrame, str]:

@@ -294,6 +294,9 @@ class Monitor:
         client = connect()
         index = len(self._steps) + 1
         champion = get_model_version(f"{self.policy.model}@{self.policy.champion}")
+        # Before the check's run starts: a reference that cannot be found is a setup error,
+        # raised without leaving a failed check run behind.
+        self._state.reference_frame()
         tags = {
             "workbench.kind": KIND,
             "workbench.model": self.policy.model,
