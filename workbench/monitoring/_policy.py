@@ -200,6 +200,14 @@ class MonitorPolicy:
         Windows with fewer rows are skipped; retraining needs this many labelled rows.
     deployment
         The deployment whose request log is the default source of windows.
+    settle, lateness
+        How a deployment's monitor cuts its request log (``check()`` without a batch): a
+        served row becomes readable only after the server flushed it (every 0.5 s) and the
+        store ingested it, so each check covers requests received up to a *watermark*,
+        ``settle`` seconds before now (default 2), and also takes the rows received in the
+        ``lateness`` seconds before the previous watermark (default 600) that were not yet
+        visible then. Every request is checked exactly once, unless it becomes visible more
+        than ``lateness`` seconds after its receipt.
     experiment
         Where the check runs (and their drift, retrain and evaluation runs) are kept.
     trusted
@@ -232,6 +240,8 @@ class MonitorPolicy:
     deployment: str | None = None
     experiment: str = "monitoring"
     trusted: Any = False
+    settle: float = 2.0
+    lateness: float = 600.0
 
     def __post_init__(self) -> None:
         from workbench.registry import parse_model_uri
@@ -289,6 +299,12 @@ class MonitorPolicy:
         if not isinstance(self.promote, bool):
             raise v.fail("promote", CALLER, "True or False", self.promote)
         v.check_positive_int(self.min_rows, CALLER, name="min_rows")
+        for name in ("settle", "lateness"):
+            value = getattr(self, name)
+            number = _optional_number(value, name)
+            if number is None or number < 0:
+                raise v.fail(name, CALLER, "a number of seconds >= 0", value)
+            object.__setattr__(self, name, number)
         v.check_name(self.experiment, CALLER, name="experiment")
         from workbench.registry._serializers import normalize_trusted
 
@@ -364,6 +380,8 @@ class MonitorPolicy:
             "retrain_window": self.retrain_window,
             "holdout": self.holdout,
             "promote": self.promote,
+            "settle": self.settle if self.deployment else None,
+            "lateness": self.lateness if self.deployment else None,
         }
 
 

@@ -95,6 +95,8 @@ def monitor(
     min_rows: int = 10,
     experiment: str = "monitoring",
     trusted: bool | Sequence[str] = False,
+    settle: float = 2.0,
+    lateness: float = 600.0,
 ) -> Monitor:
     """A :class:`Monitor` that closes the loop for a registered model or a deployment.
 
@@ -143,6 +145,8 @@ def monitor(
         deployment=deployment,
         experiment=experiment,
         trusted=trusted,
+        settle=settle,
+        lateness=lateness,
     )
     return Monitor(policy)
 
@@ -241,16 +245,25 @@ def split_windows(
 
 
 class _RequestLogWindow:
-    """Requests a deployment answered in ``[since, until)``, as the model saw them."""
+    """Requests a deployment answered in ``[since, until)``, as the model saw them, except the
+    requests in ``checked`` (ids of rows an earlier window already covered)."""
 
-    def __init__(self, deployment_id: str, since: Any, until: Any) -> None:
+    def __init__(
+        self, deployment_id: str, since: Any, until: Any, checked: Iterable[str] = ()
+    ) -> None:
         self.deployment_id, self.since, self.until = deployment_id, since, until
+        self.checked = set(checked)
+
+    def __repr__(self) -> str:
+        return f"_RequestLogWindow({self.deployment_id!r}, {self.since} .. {self.until})"
 
     def to_frame(self) -> pd.DataFrame:
         serving = importlib.import_module("workbench.serving")
         frame: pd.DataFrame = serving.read_request_log(
             self.deployment_id, since=self.since, until=self.until, metadata=True
         )
+        if self.checked and len(frame):
+            frame = frame[~frame["request_id"].isin(self.checked)].reset_index(drop=True)
         return frame
 
 
@@ -270,8 +283,12 @@ class Monitor:
         self.policy = policy
         self._steps: list[LoopStep] = []
         self._state = MonitorState(policy)
-        self._since: Any = None  # the end of the last request-log window checked
-        self._pending_since: Any = None
+        # Request-log windows: the watermark (UTC, naive) up to which requests were checked,
+        # and the requests checked within ``lateness`` of it (late rows are read again,
+        # these are not).
+        self._watermark: pd.Timestamp | None = None
+        self._checked: dict[str, pd.Timestamp] = {}
+        self._pending: tuple[pd.Timestamp, dict[str, pd.Timestamp]] | None = None
 
     def __repr__(self) -> str:
         p = self.policy
@@ -285,8 +302,10 @@ class Monitor:
         """Check one window and act on it; returns the step with every decision explained.
 
         ``batch`` is a DataFrame, a file, or anything with ``to_frame()``; for a deployment's
-        monitor, ``None`` reads the requests logged since the previous check (or, the first
-        time, the last ``window`` when it is a time span).
+        monitor, ``None`` reads the requests received up to the watermark (``settle`` seconds
+        ago) that no earlier check covered: those since the previous watermark, and late ones
+        (received before it, visible only since). The first time it starts ``window`` before
+        the watermark when that is a time span.
         """
         frame, source = self._batch(batch)
         from workbench.client import connect
@@ -306,6 +325,8 @@ class Monitor:
         }
         if self.policy.deployment:
             tags["workbench.deployment"] = self.policy.deployment
+        if batch is None and self._pending is not None:
+            tags["monitor.watermark"] = self._pending[0].isoformat()
         name = f"{self.policy.model}-check-{index}"
         with client.start_run(self.policy.experiment, name, tags=tags) as run:
             run.log_params({k: x for k, x in self.policy.describe().items() if x is not None})
@@ -313,8 +334,9 @@ class Monitor:
             record_step(run, step)
         self._steps.append(step)
         self._state.remember(frame)
-        if batch is None:
-            self._since = self._pending_since
+        if batch is None and self._pending is not None:  # committed once the check succeeded
+            self._watermark, self._checked = self._pending
+            self._pending = None
         logger.info("%s", " ".join(step.explain()))
         return step
 
@@ -359,6 +381,12 @@ class Monitor:
                 time.sleep(every)
             yield self.check()
             done += 1
+
+    @property
+    def watermark(self) -> pd.Timestamp | None:
+        """For a deployment's monitor: the receipt time (UTC) up to which requests were
+        checked (``None`` before the first request-log check)."""
+        return self._watermark
 
     @property
     def steps(self) -> list[LoopStep]:
@@ -434,14 +462,31 @@ class Monitor:
                 None,
                 "Only a deployment's monitor reads its windows by itself.",
             )
-        until = pd.Timestamp.now(tz="UTC")
-        since = self._since
-        if since is None and isinstance(self.policy.window, str):
-            since = until - pd.tseries.frequencies.to_offset(self.policy.window)
-        self._pending_since = until  # committed once the check succeeded
-        return resolve_data(
-            _RequestLogWindow(deployment, since, until), name="batch", caller="Monitor.check"
-        )
+        from workbench.client import connect
+
+        connect().flush()  # what this process logged is visible before the window is cut
+        policy = self.policy
+        watermark = self._now().tz_convert("UTC").tz_localize(None)
+        watermark -= pd.Timedelta(seconds=policy.settle)
+        lateness = pd.Timedelta(seconds=policy.lateness)
+        if self._watermark is None:
+            since = None
+            if isinstance(policy.window, str):
+                since = watermark - pd.tseries.frequencies.to_offset(policy.window)
+        else:  # late rows: received before the last watermark, visible only since
+            since = min(self._watermark - lateness, watermark)
+        window = _RequestLogWindow(deployment, since, watermark, self._checked)
+        frame, source = resolve_data(window, name="batch", caller="Monitor.check")
+        checked = dict(self._checked)
+        if len(frame):
+            received = pd.to_datetime(frame["received_at"])
+            checked.update(zip(frame["request_id"].astype(str), received, strict=True))
+        horizon = watermark - lateness
+        self._pending = (watermark, {k: t for k, t in checked.items() if t >= horizon})
+        return frame, f"request log of {deployment!r} up to the watermark {watermark} ({source})"
+
+    def _now(self) -> pd.Timestamp:
+        return pd.Timestamp.now(tz="UTC")
 
 
 # -- model cards --------------------------------------------------------------------------------
