@@ -308,3 +308,22 @@ def test_wasserstein_on_a_small_current_sample_is_flagged() -> None:
     assert "values per side" in caveat(small, 0.1)
     large = _pair(pd.Series(rng.normal(size=5000)), pd.Series(rng.normal(size=2000)))
     assert caveat(large, 0.1) == ""
+
+
+@pytest.mark.parametrize("df", [*range(1, 60), 100, 229, 1000, 10_000, 100_000])
+def test_the_scipy_free_chi2_quantile_bound_is_an_upper_bound(df: int) -> None:
+    """Distance caveats skip importing scipy when even this bound says the verdict is reliable,
+    so the bound must never be below the exact 95th percentile."""
+    from workbench.monitoring.stattests import _chi2_quantile, _chi2_quantile_bound
+
+    exact = _chi2_quantile(df)
+    assert exact == pytest.approx(stats.chi2.ppf(0.95, df))
+    assert exact <= _chi2_quantile_bound(df) <= 2.5 * exact + 10
+
+
+def test_z_test_p_value_equals_scipy_in_both_tails() -> None:
+    ref = pd.Series([0] * 480 + [1] * 20)
+    for ones in (0, 5, 20, 40, 120, 400):
+        cur = pd.Series([0] * (500 - ones) + [1] * ones)
+        z, p_value = _run("z", _pair(ref, cur, "categorical"))
+        assert p_value == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-12, abs=1e-300)
