@@ -35,6 +35,7 @@ def registered(store_dir: Path) -> Path:
     return store_dir
 
 
+@pytest.mark.slow
 def test_alias_rollback_history_round_trip(registered: Path) -> None:
     for version in ("1", "2", "3"):
         done = _cli(registered, "alias", "iris", "champion", version, "--reason", f"v{version}")
@@ -51,6 +52,7 @@ def test_alias_rollback_history_round_trip(registered: Path) -> None:
     assert reg.alias_history("iris")["action"].tolist()[-1] == "delete"
 
 
+@pytest.mark.slow
 def test_list_show_versions_and_card(registered: Path, tmp_path: Path) -> None:
     listed = json.loads(_cli(registered, "list", "--format", "json").stdout)
     assert [(m["name"], m["latest_version"], m["versions"]) for m in listed] == [("iris", 3, 3)]

@@ -32,6 +32,8 @@ FRAME = pd.DataFrame(
 DEEP = "[" * 990 + "1" + "]" * 990  # parses (orjson reads 1,024 levels); repr() would recurse
 DEEPER_THAN_ORJSON_WRITES = "[" * 300 + "1" + "]" * 300
 
+pytestmark = pytest.mark.slow  # a served deployment per module: ~8 s to start
+
 
 @pytest.fixture(scope="module")
 def servers(models: Models) -> Iterator[dict[str, Deployment]]:

@@ -3,7 +3,6 @@ its background threads are busy inside DuckDB at that moment and the machine is 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,13 +14,11 @@ import pytest
 import workbench as wb
 
 WORKER = Path(__file__).with_name("_exit_worker.py")
-# 200 in the stress mode (WORKBENCH_STRESS=1, with a spinning process per core besides); 60 in
-# a plain run: the deterministic test below pins the cause, this one is the broad witness.
-N_PROCESSES = 200 if os.environ.get("WORKBENCH_STRESS", "0").strip() not in ("", "0") else 60
+N_PROCESSES = 200
 
 
 @pytest.mark.slow
-def test_many_processes_exit_with_their_own_code_under_cpu_stress(
+def test_200_processes_exit_with_their_own_code_under_cpu_stress(
     tmp_path: Path, busy_cpus: Callable[[int], AbstractContextManager[None]]
 ) -> None:
     store, results = tmp_path / "store", tmp_path / "results.txt"
