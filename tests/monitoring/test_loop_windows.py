@@ -121,3 +121,59 @@ def test_request_log_windows_end_at_a_watermark_and_pick_up_late_rows(
     assert check_at(30) == 0 and mon.steps[-1].decision == "skipped"
     seen = early + settling + late
     assert sum(s.n_rows for s in mon.steps) == len(seen) == len(set(seen))
+
+
+def test_the_baseline_after_a_promotion_is_measured_forward_not_on_the_held_out_rows(
+    scenario: WeatherScenario, champion: wb.ModelVersion
+) -> None:
+    mon = scenario.monitor(max_performance_drop=0.15)
+    april, may, june = mon.run(scenario.batches[3:6])
+    assert april.decision == "promoted" and april.challenger_holdout is not None
+    # May is the first window the promoted model serves: it sets the baseline, it is not
+    # compared with the held-out score of April (optimistic: same month as its training).
+    assert may.champion_version == 2 and may.baseline is None
+    assert may.decision == "no_drift"
+    assert june.baseline == pytest.approx(may.champion_metric)
+    assert june.baseline != pytest.approx(april.challenger_holdout)
+
+
+def test_forward_evaluation_gates_the_challenger_on_the_next_window(
+    scenario: WeatherScenario, champion: wb.ModelVersion
+) -> None:
+    mon = scenario.monitor(evaluation="forward", max_performance_drop=0.15)
+    april, may, june = mon.run(scenario.batches[3:6])
+    # April fires: retrained on all of April's labelled days, not promoted yet.
+    assert april.decision == "retrained" and april.challenger_version == 2
+    assert april.n_train == april.n_labelled and april.gate is None
+    assert april.new_champion_version == 1
+    assert "scored on the next labelled window" in " ".join(april.explain())
+    # May: both scored on May (after the challenger's training window), then the gate.
+    assert may.evaluation == "forward" and may.n_holdout == may.n_labelled
+    assert may.champion_holdout == pytest.approx(may.champion_metric)
+    assert may.decision == "promoted" and may.new_champion_version == 2
+    assert "(forward)" in " ".join(may.explain())
+    moves = wb.alias_history(NAME, "champion")
+    assert list(moves["to_version"]) == [1, 2] and "monitor check 2 " in moves["reason"].iloc[-1]
+    # The baseline of the promoted model is its forward score on May.
+    assert june.champion_version == 2 and june.baseline == pytest.approx(may.challenger_holdout)
+    gates = wb.model_card(f"{NAME}/2").gates
+    assert [g.passed for g in gates] == [True]
+
+
+def test_accuracy_on_an_imbalanced_target_warns_once(
+    scenario: WeatherScenario, champion: wb.ModelVersion, caplog: pytest.LogCaptureFixture
+) -> None:
+    mon = scenario.monitor()
+    # July 2013: 'sun' is most days, the rare wet days are what the model is for.
+    july = scenario.batches[6]
+    share = july[TARGET].value_counts(normalize=True).iloc[0]
+    assert share >= 0.8, share
+    with caplog.at_level("WARNING", logger="workbench.monitoring.loop"):
+        first = mon.check(july)
+        again = mon.check(july)
+    assert "metric='accuracy' on an imbalanced target" in first.reason
+    assert "weather='sun' is 87% of the labelled rows" in first.reason
+    assert "imbalanced" not in again.reason  # once per monitor
+    assert sum("imbalanced target" in r.message for r in caplog.records) == 1
+    f1 = scenario.monitor(metric="f1", gate=["f1>=champion"]).check(july)
+    assert f1.metric == "f1" and "imbalanced" not in f1.reason

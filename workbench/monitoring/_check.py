@@ -9,6 +9,7 @@ labelled rows for ``retrain_window``.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +35,9 @@ PREDICTION = "prediction"
 _REQUEST_METADATA = ("request_id", "received_at", "model_version", "role", "latency_ms")
 _CALLER = "Monitor.check"
 _LABEL_METRICS = ("accuracy", "precision", "recall", "f1")
+#: The share of the most frequent label from which accuracy is called misleading.
+IMBALANCED = 0.8
+logger = logging.getLogger("workbench.monitoring.loop")
 
 
 class MonitorState:
@@ -44,6 +48,11 @@ class MonitorState:
         self.reference: pd.DataFrame | None = None
         self.reference_source = ""
         self.baseline: tuple[int, float | None] | None = None  # (champion version, value)
+        # A promoted champion whose baseline is its metric on the next labelled window.
+        self.awaiting_baseline: int | None = None
+        # evaluation="forward": the challenger retrained in an earlier check, and its rows.
+        self.pending: tuple[ModelVersion, pd.DataFrame] | None = None
+        self.warned_imbalance = False
         self.models: dict[int, Any] = {}
         self.recent: pd.DataFrame | None = None  # labelled rows of earlier windows
 
@@ -94,6 +103,8 @@ class MonitorState:
         policy = self.policy
         if policy.max_performance_drop is None or policy.target is None:
             return None
+        if self.awaiting_baseline == version.version:
+            return None
         if self.baseline is None or self.baseline[0] != version.version:
             reference = self.reference_frame()
             value = None
@@ -103,6 +114,27 @@ class MonitorState:
                     value = metric_value(model, labelled, features, policy.target, policy.metric)
             self.baseline = (version.version, value)
         return self.baseline[1]
+
+    def imbalance_note(self, labels: pd.Series) -> str:
+        """Once per monitor, when ``metric`` is accuracy and one label dominates ``labels``, a
+        warning (logged, and added to the step's reason): a model that always predicts that
+        label scores its share, so accuracy hides a useless model and hardly moves when the
+        rare classes are missed."""
+        if self.warned_imbalance or self.policy.metric != "accuracy" or not len(labels):
+            return ""
+        shares = labels.value_counts(normalize=True)
+        if len(shares) < 2 or shares.iloc[0] < IMBALANCED:
+            return ""
+        self.warned_imbalance = True
+        message = (
+            f"Monitoring {self.policy.model} with metric='accuracy' on an imbalanced target: "
+            f"{self.policy.target}={shares.index[0]!r} is {shares.iloc[0]:.0%} of the labelled "
+            f"rows, so always predicting it scores {shares.iloc[0]:.2f}. Accuracy hides a "
+            "model that misses the rare classes; pass metric='f1' (macro for several classes) "
+            "or 'roc_auc', with a floor and gate on that metric."
+        )
+        logger.warning("%s", message)
+        return f"Warning: {message}"
 
     def training_rows(self, current: pd.DataFrame, end: Any) -> pd.DataFrame:
         """The current window's training rows, plus earlier labelled rows in retrain_window."""
@@ -131,10 +163,20 @@ class MonitorState:
             recent = recent[times > times.max() - pd.tseries.frequencies.to_offset(window)]
         self.recent = recent.reset_index(drop=True)
 
-    def promoted(self, version: int, training: pd.DataFrame, holdout_value: float | None) -> None:
-        """After a promotion, the new champion's training data is the reference."""
+    def promoted(self, version: int, training: pd.DataFrame, forward_value: float | None) -> None:
+        """After a promotion, the new champion's training data is the reference, and its
+        baseline a score on rows after its training window: ``forward_value`` (its score on
+        the window that gated it, ``evaluation="forward"``), else its metric on the next
+        labelled window (:meth:`settle_baseline`). A held-out score of the training window
+        is optimistic: as a baseline it made the month after a promotion look like a drop."""
         self.reference, self.reference_source = training, "training data of the promoted model"
-        self.baseline = (version, holdout_value) if self.policy.max_performance_drop else None
+        self.baseline = (version, forward_value) if forward_value is not None else None
+        self.awaiting_baseline = None if forward_value is not None else version
+
+    def settle_baseline(self, version: int, value: float | None) -> None:
+        """The first labelled window of a promoted champion sets its baseline."""
+        if self.awaiting_baseline == version and value is not None:
+            self.baseline, self.awaiting_baseline = (version, value), None
 
 
 def metric_value(
@@ -223,6 +265,7 @@ class _Check:
         self.champion, (self.frame, self.source) = champion, window
         frame = self.frame
         self.links: dict[str, str] = {"check": run.run_id}
+        self.note = ""  # a warning about the policy, appended to the step's reason
         target = self.policy.target
         has_labels = target is not None and target in frame.columns
         self.labelled = frame[frame[target].notna()] if has_labels else frame.iloc[:0]
@@ -242,7 +285,7 @@ class _Check:
         new = fields.pop("new_champion_version", self.champion.version)
         return LoopStep(
             decision=decision,
-            reason=reason,
+            reason=f"{reason} {self.note}" if self.note else reason,
             new_champion_version=new,
             links=dict(self.links),
             **self.base,
@@ -262,8 +305,11 @@ class _Check:
         report = self._drift(model, features)
         value = None
         if policy.target is not None and len(self.labelled) >= policy.min_rows:
+            self.note = state.imbalance_note(self.labelled[policy.target])
             value = metric_value(model, self.labelled, features, policy.target, policy.metric)
         baseline = state.baseline_for(self.champion, model, features)
+        if policy.max_performance_drop is not None:
+            state.settle_baseline(self.champion.version, value)
         performance, why = self._performance(value, baseline)
         signals = {
             "dataset_drift": bool(report.dataset_drift),
@@ -281,6 +327,10 @@ class _Check:
             "drifted_columns": tuple(report.drifted_columns),
             "drift": report,
         }
+        forward = state.pending is not None and len(self.labelled) >= policy.min_rows
+        if forward and policy.target is not None:
+            alarm = _alarm_text(fired, report, why) if fired else ""
+            return self._gate_forward(features, alarm, observed)
         if not fired:
             quiet = f"No trigger fired ({', '.join(policy.triggers or ())})."
             return self.step("no_drift", f"{quiet} {why}".strip(), **observed)
@@ -360,6 +410,25 @@ class _Check:
         self, features: list[str], alarm: str, observed: dict[str, Any]
     ) -> LoopStep:
         policy = self.policy
+        if policy.evaluation == "forward":
+            training = self.state.training_rows(self.labelled, self.base["window_end"])
+            version = self._retrain(training, features, alarm)
+            reason = f"monitor check {self.index}: retrained after {alarm}"
+            set_alias(policy.model, policy.challenger, version.version, reason=reason[:8000])
+            self.state.pending = (version, training)
+            reason = (
+                f"{alarm} Retrained {version.uri} on {len(training):,} rows; it waits at "
+                f"@{policy.challenger} and is scored with the champion on the next labelled "
+                "window before the gate (evaluation='forward')."
+            )
+            return self.step(
+                "retrained",
+                reason,
+                challenger_version=version.version,
+                n_train=len(training),
+                evaluation="forward",
+                **observed,
+            )
         holdout, current = _holdout_split(self.labelled, policy.holdout)
         training = self.state.training_rows(current, self.base["window_end"])
         version = self._retrain(training, features, alarm)
@@ -384,6 +453,32 @@ class _Check:
             "champion_holdout": _finite(champion.metrics.get(policy.metric)),
         }
         return self._decide(version, gate, alarm, training, fields)
+
+    def _gate_forward(self, features: list[str], alarm: str, observed: dict[str, Any]) -> LoopStep:
+        """Score the challenger retrained in an earlier check, and the champion, on this
+        window's labelled rows (after the challenger's training window), then the gate."""
+        policy, state = self.policy, self.state
+        assert state.pending is not None
+        version, training = state.pending
+        state.pending = None
+        frame = self.labelled[[*features, str(policy.target)]]
+        challenger = self._evaluate("challenger", version, frame)
+        champion = self._evaluate("champion", self.champion, frame)
+        gate = validate(
+            challenger, champion, policy.thresholds, name=f"{version.uri} vs {self.champion.uri}"
+        )
+        fields = {
+            **observed,
+            "challenger_version": version.version,
+            "n_train": len(training),
+            "n_holdout": len(frame),
+            "gate": gate,
+            "challenger_holdout": _finite(challenger.metrics.get(policy.metric)),
+            "champion_holdout": _finite(champion.metrics.get(policy.metric)),
+            "evaluation": "forward",
+        }
+        text = f"{alarm} Forward evaluation of {version.uri} on this window.".strip()
+        return self._decide(version, gate, text, training, fields)
 
     def _retrain(self, training: pd.DataFrame, features: list[str], alarm: str) -> ModelVersion:
         policy, client = self.policy, self.run._client
@@ -452,7 +547,10 @@ class _Check:
             f"monitor check {self.index} (run {self.run.run_id}): {alarm} Gate passed: {passed}."
         )
         set_alias(policy.model, policy.champion, version.version, reason=history[:8000])
-        self.state.promoted(version.version, training, fields["challenger_holdout"])
+        forward = fields.get("evaluation") == "forward"
+        self.state.promoted(
+            version.version, training, fields["challenger_holdout"] if forward else None
+        )
         reason = (
             f"{alarm} {version.uri} passed the gate and is now @{policy.champion} "
             f"(was v{self.champion.version})."

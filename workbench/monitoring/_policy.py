@@ -24,6 +24,7 @@ from workbench.monitoring.gates import GateResult, MetricThreshold
 
 __all__ = [
     "DECISIONS",
+    "EVALUATIONS",
     "SIGNALS",
     "LoopStep",
     "MonitorPolicy",
@@ -33,8 +34,11 @@ __all__ = [
 
 #: What a check can decide: nothing fired; a challenger was promoted; the champion was kept
 #: (the gate refused, or promotion is off); a trigger fired but nothing could be retrained; the
-#: window was too small to judge.
-DECISIONS = ("no_drift", "promoted", "kept", "alarm", "skipped")
+#: window was too small to judge; a challenger was retrained and waits to be scored on the next
+#: window (``evaluation="forward"``).
+DECISIONS = ("no_drift", "promoted", "kept", "alarm", "skipped", "retrained")
+#: How a challenger is scored against the champion before the gate.
+EVALUATIONS = ("holdout", "forward")
 #: The signals a check computes; ``MonitorPolicy.triggers`` says which of them start a retrain.
 SIGNALS = ("dataset_drift", "target_drift", "prediction_drift", "performance")
 
@@ -174,9 +178,16 @@ class MonitorPolicy:
         As for :func:`~workbench.drift_report` (``thresholds``).
     metric, greater_is_better
         The performance metric (any metric of :func:`~workbench.evaluate`) and its direction
-        (default: lower is better for losses and errors).
+        (default: lower is better for losses and errors). The default, accuracy, misleads on
+        imbalanced targets (always predicting a label that is 95 % of the rows scores 0.95):
+        the first check where one label is 80 % or more of a window's labelled rows logs a
+        warning and adds it to the step's reason; use ``"f1"`` (macro for several classes) or ``"roc_auc"`` there.
     performance_floor, max_performance_drop
-        The performance alarm: an absolute bound, and/or a drop from the baseline.
+        The performance alarm: an absolute bound, and/or a drop from the baseline. The first
+        champion's baseline is its metric on the labelled reference; a champion the monitor
+        promoted gets its metric on a window it was not trained on: its forward score with
+        ``evaluation="forward"``, else its metric on the first labelled window after the
+        promotion (that window cannot fire a drop). Never the in-window held-out score.
     gate
         What a challenger must pass against the champion on the held-out rows: a dict of
         :class:`MetricThreshold`, or rules such as ``"accuracy>=0.7"``,
@@ -190,9 +201,19 @@ class MonitorPolicy:
         The labelled data a retrain gets: ``None`` for the current window only (right after an
         abrupt change, older data teaches the old behaviour), a number of most recent rows, or
         a pandas frequency (``"90D"``) of ``time_column`` ending with the current window.
+    evaluation
+        Where the gate scores a challenger against the champion. ``"holdout"`` (default): on
+        ``holdout`` of the labelled rows of the window it was trained on, and the gate decides
+        in the same check. Those rows come from the same period as the training rows, so the
+        score is optimistic: a promoted model can do worse on the next window, even worse than
+        the model it replaced. ``"forward"``: the challenger is trained on all the window's
+        labelled rows (decision ``retrained``), waits at the challenger alias, and the next
+        check with labelled rows scores it and the champion on that later window (data
+        neither was trained on) before the gate decides.
     holdout
         The share of the current window's labelled rows kept out of training to evaluate the
-        challenger and the champion: an evenly spread sample, so it covers the whole window.
+        challenger and the champion (``evaluation="holdout"``): an evenly spread sample, so it
+        covers the whole window.
     promote
         Move ``champion`` to a challenger that passed the gate (False: leave it at
         ``challenger`` for a person to decide).
@@ -235,6 +256,7 @@ class MonitorPolicy:
     retrain: Callable[[pd.DataFrame], Any] | str | os.PathLike[str] | None = None
     retrain_window: str | int | None = None
     holdout: float = 0.3
+    evaluation: str = "holdout"
     promote: bool = True
     min_rows: int = 10
     deployment: str | None = None
@@ -294,6 +316,8 @@ class MonitorPolicy:
         self._check_triggers(floor, drop)
         object.__setattr__(self, "drift_share", _check_share(self.drift_share, "drift_share"))
         object.__setattr__(self, "holdout", _check_share(self.holdout, "holdout"))
+        if self.evaluation not in EVALUATIONS:
+            raise v.fail("evaluation", CALLER, f"one of {list(EVALUATIONS)}", self.evaluation)
         object.__setattr__(self, "gate", _check_gate(self.gate, self.metric, floor))
         self._check_retrain()
         if not isinstance(self.promote, bool):
@@ -378,7 +402,8 @@ class MonitorPolicy:
             "gate": "; ".join(f"{m} {rule}" for m, rule in self.thresholds.items()),
             "retrain": retrain_text,
             "retrain_window": self.retrain_window,
-            "holdout": self.holdout,
+            "holdout": self.holdout if self.evaluation == "holdout" else None,
+            "evaluation": self.evaluation,
             "promote": self.promote,
             "settle": self.settle if self.deployment else None,
             "lateness": self.lateness if self.deployment else None,
@@ -419,6 +444,7 @@ class LoopStep:
     n_holdout: int = 0
     challenger_holdout: float | None = None
     champion_holdout: float | None = None
+    evaluation: str = "holdout"
     gate: GateResult | None = None
     links: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     drift: Any = field(default=None, repr=False, compare=False)
@@ -461,10 +487,20 @@ class LoopStep:
                 f"Champion {self.metric} on the window: {_number(self.champion_metric)}{base}."
             )
         lines.append("Fired: " + (", ".join(self.fired) if self.fired else "nothing") + ".")
-        if self.challenger_version is not None:
+        if self.challenger_version is not None and self.decision == "retrained":
             lines.append(
-                f"Retrained {self.model}/{self.challenger_version} on {self.n_train:,} rows; on "
-                f"{self.n_holdout:,} held-out rows {self.metric} challenger "
+                f"Retrained {self.model}/{self.challenger_version} on {self.n_train:,} rows; it "
+                "is scored on the next labelled window before the gate."
+            )
+        elif self.challenger_version is not None:
+            rows = (
+                "rows of this window, after its training window (forward)"
+                if self.evaluation == "forward"
+                else "held-out rows"
+            )
+            lines.append(
+                f"Challenger {self.model}/{self.challenger_version} trained on {self.n_train:,} "
+                f"rows; on {self.n_holdout:,} {rows} {self.metric} challenger "
                 f"{_number(self.challenger_holdout)} vs champion {_number(self.champion_holdout)}."
             )
         if self.gate is not None:
@@ -500,6 +536,7 @@ class LoopStep:
             "n_holdout": self.n_holdout,
             "challenger_holdout": self.challenger_holdout,
             "champion_holdout": self.champion_holdout,
+            "evaluation": self.evaluation,
             "gate": None if self.gate is None else self.gate.to_dict(),
             "links": dict(self.links),
         }

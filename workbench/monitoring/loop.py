@@ -90,6 +90,7 @@ def monitor(
     drift_thresholds: float | Mapping[str, float] | None = None,
     retrain_window: str | int | None = None,
     holdout: float = 0.3,
+    evaluation: str = "holdout",
     challenger: str = "challenger",
     promote: bool = True,
     min_rows: int = 10,
@@ -140,6 +141,7 @@ def monitor(
         retrain=on_drift,
         retrain_window=retrain_window,
         holdout=holdout,
+        evaluation=evaluation,
         promote=promote,
         min_rows=min_rows,
         deployment=deployment,
@@ -507,6 +509,8 @@ def monitor_gate_outcomes(version: ModelVersion) -> list[GateOutcome]:
         return []
     outcomes = []
     for _, row in runs.iterrows():
+        if row.get("tags.workbench.decision") == "retrained":  # not gated yet
+            continue
         passed = row.get("tags.workbench.gate_passed") == "true"
         decision = row.get("tags.workbench.decision", "")
         summary = f"{row.get('tags.monitor.gate_summary', '')} Decision: {decision}."
