@@ -181,7 +181,8 @@ class MonitorPolicy:
         (default: lower is better for losses and errors). The default, accuracy, misleads on
         imbalanced targets (always predicting a label that is 95 % of the rows scores 0.95):
         the first check where one label is 80 % or more of a window's labelled rows logs a
-        warning and adds it to the step's reason; use ``"f1"`` (macro for several classes) or ``"roc_auc"`` there.
+        warning and adds it to the step's reason; use ``"f1"`` (macro for several classes) or
+        ``"roc_auc"`` there.
     performance_floor, max_performance_drop
         The performance alarm: an absolute bound, and/or a drop from the baseline. The first
         champion's baseline is its metric on the labelled reference; a champion the monitor
