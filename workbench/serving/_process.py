@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench import _liveness
 from workbench.serving._config import ServingConfig
 
 __all__ = ["serve", "serve_worker"]
@@ -110,15 +111,7 @@ def _watch(
 
 
 def _owner_gone(pid: int, started: float | None) -> bool:
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return True
-        return started is not None and abs(proc.create_time() - started) >= 1.0
-    except psutil.Error:
-        return True
+    return not _liveness.process_alive(pid, started=started)
 
 
 def _uvicorn_config(app: Any, config: ServingConfig) -> Any:

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from workbench import _liveness
 from workbench import _validation as v
 from workbench.exceptions import (
     ConflictError,
@@ -546,10 +547,10 @@ def _stop_pid(record: DeploymentRecord, timeout: float) -> None:
         raise ConflictError(
             f"Deployment {record.deployment_id!r} runs on {record.machine}; stop it there."
         )
+    if not _liveness.process_alive(record.pid, started=record.pid_started):
+        return  # gone (or the pid was reused: our server is gone)
     try:
         proc = psutil.Process(record.pid)
-        if abs(proc.create_time() - record.pid_started) >= 1.0:
-            return  # the pid was reused: our server is gone
         proc.terminate()
         _, alive = psutil.wait_procs([proc], timeout=timeout)
         for leftover in alive:

@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench import _liveness
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -57,10 +59,8 @@ class ProcessInfo:
 
     @classmethod
     def current(cls) -> ProcessInfo:
-        import psutil
-
         host, pid = socket.gethostname(), os.getpid()
-        started = psutil.Process(pid).create_time()
+        started = _liveness.start_time(pid)
         return cls(f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host, pid, started)
 
 

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from workbench import _liveness
 from workbench import _validation as v
 from workbench.exceptions import ConflictError, InvalidParameterError
 from workbench.sweeps._interrupt import Interrupts
@@ -114,12 +115,10 @@ def owner_token(pid: int | None = None) -> str:
 
     Raises ``psutil.NoSuchProcess`` for a process that is gone.
     """
-    import psutil
-
     pid = os.getpid() if pid is None else pid
     token = _tokens.get(pid)
     if token is None:
-        token = f"{socket.gethostname()}|{pid}|{psutil.Process(pid).create_time():.3f}"
+        token = f"{socket.gethostname()}|{pid}|{_liveness.start_time(pid):.3f}"
         if pid == os.getpid():
             _tokens.clear()  # a forked child: the parent's entry is not ours
             _tokens[pid] = token
@@ -128,14 +127,12 @@ def owner_token(pid: int | None = None) -> str:
 
 def owner_alive(token: str) -> bool | None:
     """Whether the process of ``token`` still runs; None if it is on another machine."""
-    import psutil
-
     try:
         host, pid, started = token.split("|")
         if host != socket.gethostname():
             return None
-        return abs(psutil.Process(int(pid)).create_time() - float(started)) < 0.01
-    except (ValueError, psutil.Error):
+        return _liveness.process_alive(int(pid), started=float(started))
+    except ValueError:
         return False
 
 
