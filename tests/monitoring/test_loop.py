@@ -335,6 +335,7 @@ def test_synthetic_stream_drifts_once_and_scales() -> None:
     assert make_drift_stream(10, seed=3).equals(make_drift_stream(10, seed=3))
 
 
+@pytest.mark.slow
 def test_notebook_retrain_with_papermill(
     scenario: WeatherScenario, champion: wb.ModelVersion, tmp_path: Path
 ) -> None:

@@ -81,6 +81,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_replay_promotes_on_the_drift_and_exits_0(store_dir: Path, files: dict[str, Path]) -> None:
     done = _cli(*_args(store_dir, files["data"], "--replay", "--fail-on-drift"))
     output = f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
@@ -99,6 +100,7 @@ def test_replay_promotes_on_the_drift_and_exits_0(store_dir: Path, files: dict[s
     assert runs["params.retrain"].iloc[0] == "workbench.monitoring.scenario:train_weather_model"
 
 
+@pytest.mark.slow
 def test_refused_challenger_fails_the_pipeline(store_dir: Path, files: dict[str, Path]) -> None:
     bad = _args(
         store_dir, files["data"], "--replay", "--fail-on-drift", retrain="train_on_shuffled_labels"
