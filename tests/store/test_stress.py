@@ -8,7 +8,7 @@ nothing acknowledged more than ``durability_bound()`` (1 s) before a kill is mis
 processes that were not killed), statuses are right, no process saw an exception or exited
 abnormally. The reader's latency is reported (docs/store.md has measured figures); the test
 bounds it with a margin that holds on a busy 2-core machine whatever else runs on it: reads
-keep being answered (none waits for the whole backlog; median under 1 s, p99 under 12 s).
+keep being answered (none waits for the whole backlog; median under 2 s, p99 under 12 s).
 
 ``WORKBENCH_STRESS_SECONDS`` sets the length (default 30 s).
 """
@@ -25,10 +25,11 @@ from workbench.config import durability_bound
 
 SECONDS = float(os.environ.get("WORKBENCH_STRESS_SECONDS", "30"))
 RATE = 20_000  # points per second per writer
-# Reader bounds with a margin over docs/store.md's measurements on 2 cores (medians 70-650 ms;
-# p99 0.4-0.9 s on a quiet machine, up to 7.7 s with other jobs on it or the ingesting process
-# just killed). They catch reads that wait for the whole backlog, not a slow machine.
-MEDIAN_MS = 1_000
+# Reader bounds with a margin over docs/store.md's measurements on 2 cores (medians 70-650 ms,
+# 1.05 s in the stress mode with other jobs besides; p99 0.4-0.9 s on a quiet machine, up to
+# 7.7 s with other jobs on it or the ingesting process just killed). They catch reads that wait
+# for the whole backlog (the old design: median 2.3-4 s on a quiet machine), not a slow machine.
+MEDIAN_MS = 2_000
 P99_MS = 12_000
 LONGEST_MS = 20_000
 
