@@ -426,7 +426,8 @@ def test_promotion_switches_a_live_deployment_without_restart(
         assert first.status_code == 200 and first.headers["x-model-version"] == f"{NAME}/1"
         assert "rain" in first.json()["predictions"]
         # The request log is a window source: "deployment:<id>" reads what was served.
-        logged = _wait_for(lambda: _logged(deployment.deployment_id), timeout=20)
+        # Rows become visible as the server's journal is ingested, maybe in several batches.
+        logged = _wait_for(lambda: _logged(deployment.deployment_id, rows=len(april)), timeout=20)
         assert len(logged) == len(april) and "prediction" in logged.columns
 
         server = psutil.Process(deployment.pid)
@@ -439,6 +440,7 @@ def test_promotion_switches_a_live_deployment_without_restart(
             on_drift=train_weather_model,
             gate=GATE,
             reference=scenario.reference,
+            settle=0,  # the rows waited for above are visible: no need to let them settle
         )
         assert mon.policy.deployment == deployment.deployment_id
         step = mon.check(april)  # the served rows, joined with the day's label
@@ -461,12 +463,13 @@ def test_promotion_switches_a_live_deployment_without_restart(
         assert unlabelled.n_rows >= len(april) and unlabelled.champion_metric is None
 
 
-def _logged(deployment_id: str) -> pd.DataFrame | None:
+def _logged(deployment_id: str, rows: int) -> pd.DataFrame | None:
+    """The deployment's request log once it holds ``rows`` rows (None before)."""
     try:
         frame, _ = resolve_data(f"deployment:{deployment_id}", name="current", caller="test")
     except InvalidParameterError:
         return None
-    return frame
+    return frame if len(frame) >= rows else None
 
 
 def _wait_for(probe: Callable[[], T | None], *, timeout: float) -> T:

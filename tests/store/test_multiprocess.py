@@ -176,8 +176,12 @@ def test_writers_reader_and_kill9(tmp_path: Path) -> None:
                     assert runs.loc[run_id, "status"] == "killed", run_id
                 else:
                     assert started_at >= cutoff, f"acknowledged run {run_id} is missing"
-        for run_id in killed_runs:  # each kill hit a run older than the bound
-            assert runs.loc[run_id, "status"] == "killed", run_id
+        for run_id in killed_runs:  # each kill hit a run older than the bound: it is kept,
+            # killed, or finished when its run.end() was under way as the kill landed (the
+            # writer's acknowledgement of the end may not have been written yet)
+            assert runs.loc[run_id, "status"] in ("killed", "finished"), run_id
+        ended = [r for r in killed_runs if runs.loc[r, "status"] == "finished"]
+        assert len(ended) < len(killed_runs), "the kills must have cut runs short"
         assert n_points >= MIN_POINTS * 0.5
         assert (runs["status"] != "running").all()
     finally:
