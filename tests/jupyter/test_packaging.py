@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import workbench
 import workbench.jupyter
 from workbench.jupyter import _build
@@ -49,6 +51,7 @@ def test_labextension_is_installed_and_enabled() -> None:
     assert re.search(rf"workbench v{re.escape(workbench.__version__)} enabled\s+OK", out), out
 
 
+@pytest.mark.slow
 def test_server_extension_is_enabled() -> None:
     out = jupyter("server", "extension", "list")
     assert re.search(r"workbench\.jupyter enabled", out), out

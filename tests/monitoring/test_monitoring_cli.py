@@ -144,6 +144,7 @@ def test_gate_usage_errors_exit_2(store_dir: Path, runs: dict[str, str]) -> None
     assert done.returncode == 2 and "at least one rule" in done.stderr
 
 
+@pytest.mark.slow
 def test_drift_names_skipped_columns_and_can_fail_on_schema_changes(
     store_dir: Path, tmp_path: Path
 ) -> None:
