@@ -435,23 +435,7 @@ class _Check:
         reason = f"monitor check {self.index}: retrained after {alarm}"
         set_alias(policy.model, policy.challenger, version.version, reason=reason[:8000])
         frame = holdout[[*features, str(policy.target)]]
-        challenger = self._evaluate("challenger", version, frame)
-        champion = self._evaluate("champion", self.champion, frame)
-        gate = validate(
-            challenger,
-            champion,
-            policy.thresholds,
-            name=f"{version.uri} vs {self.champion.uri}",
-        )
-        fields = {
-            **observed,
-            "challenger_version": version.version,
-            "n_train": len(training),
-            "n_holdout": len(holdout),
-            "gate": gate,
-            "challenger_holdout": _finite(challenger.metrics.get(policy.metric)),
-            "champion_holdout": _finite(champion.metrics.get(policy.metric)),
-        }
+        gate, fields = self._gate_on(version, frame, training, observed)
         return self._decide(version, gate, alarm, training, fields)
 
     def _gate_forward(self, features: list[str], alarm: str, observed: dict[str, Any]) -> LoopStep:
@@ -462,6 +446,20 @@ class _Check:
         version, training = state.pending
         state.pending = None
         frame = self.labelled[[*features, str(policy.target)]]
+        gate, fields = self._gate_on(version, frame, training, observed)
+        fields["evaluation"] = "forward"
+        text = f"{alarm} Forward evaluation of {version.uri} on this window.".strip()
+        return self._decide(version, gate, text, training, fields)
+
+    def _gate_on(
+        self,
+        version: ModelVersion,
+        frame: pd.DataFrame,
+        training: pd.DataFrame,
+        observed: dict[str, Any],
+    ) -> tuple[Any, dict[str, Any]]:
+        """Score challenger and champion on ``frame``, gate them, and the step's fields."""
+        policy = self.policy
         challenger = self._evaluate("challenger", version, frame)
         champion = self._evaluate("champion", self.champion, frame)
         gate = validate(
@@ -475,10 +473,8 @@ class _Check:
             "gate": gate,
             "challenger_holdout": _finite(challenger.metrics.get(policy.metric)),
             "champion_holdout": _finite(champion.metrics.get(policy.metric)),
-            "evaluation": "forward",
         }
-        text = f"{alarm} Forward evaluation of {version.uri} on this window.".strip()
-        return self._decide(version, gate, text, training, fields)
+        return gate, fields
 
     def _retrain(self, training: pd.DataFrame, features: list[str], alarm: str) -> ModelVersion:
         policy, client = self.policy, self.run._client
