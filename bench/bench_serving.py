@@ -371,17 +371,24 @@ def predict_floor(model: Any, row: Any, calls: int = 3000) -> tuple[float, float
     return statistics.median(times), _quantile(times, 0.99)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    import httpx
+def _model_and_one_row_body() -> tuple[Any, Any, bytes]:
+    """The benchmark's data, fitted model, and the body of a one-row request."""
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=5000).fit(X, y)
-    row = X.iloc[:1]
     body = json.dumps(
-        {"dataframe_split": {"columns": list(X.columns), "data": row.values.tolist()}}
+        {"dataframe_split": {"columns": list(X.columns), "data": X.iloc[:1].values.tolist()}}
     ).encode()
+    return X, model, body
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import httpx
+
+    X, model, body = _model_and_one_row_body()
+    row = X.iloc[:1]
     out: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "workers": args.workers,
@@ -478,15 +485,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_keepalive(args: argparse.Namespace) -> dict[str, Any]:
     """The keep-alive case alone, for workbench under each ``--stacks`` (no MLflow venv)."""
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.linear_model import LogisticRegression
-
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    model = LogisticRegression(max_iter=5000).fit(X, y)
+    X, model, body = _model_and_one_row_body()
     row = X.iloc[:1]
-    body = json.dumps(
-        {"dataframe_split": {"columns": list(X.columns), "data": row.values.tolist()}}
-    ).encode()
     out: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "load_average": os.getloadavg()[0],

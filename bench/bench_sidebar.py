@@ -27,16 +27,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ui"))
+from _browser import CHROMIUM
+from _browser import CHROMIUM_ARGS as ARGS
+
 RUNS = 12
 FIGURES = 4  # metric history, final metrics, parallel coordinates, param vs metric
 
