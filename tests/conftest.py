@@ -38,9 +38,9 @@ def _no_ambient_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
 def _close_what_the_test_opened() -> Iterator[None]:
     """Close the clients and stores a test opened and left open: each keeps background threads
     (flusher, ingester, read host) that would otherwise run on, slowing every later test."""
-    from workbench import client as client_module
     from workbench.store import duckdb as duckdb_module
     from workbench.tracking import _recorder
+    from workbench.tracking import client as client_module
 
     clients = set(client_module._clients.values())
     recorders = set(_recorder._recorders)

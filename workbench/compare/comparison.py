@@ -40,7 +40,7 @@ from workbench.exceptions import RunNotFoundError
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from workbench.client import Workbench
+    from workbench.tracking.client import TrackingClient
 
 __all__ = [
     "PLOTLYJS_MODES",
@@ -161,17 +161,17 @@ class RunComparison:
         The workbench client the runs were read from.
     """
 
-    def __init__(self, runs: pd.DataFrame, *, client: Workbench | None = None) -> None:
+    def __init__(self, runs: pd.DataFrame, *, client: TrackingClient | None = None) -> None:
         self.runs = runs.reset_index(drop=True)
         self._client = client
         self._history: pd.DataFrame | None = None
 
     @property
-    def client(self) -> Workbench:
+    def client(self) -> TrackingClient:
         if self._client is None:
-            from workbench.client import connect
+            from workbench.tracking.client import client_for
 
-            self._client = connect()
+            self._client = client_for()
         return self._client
 
     # -- identity ---------------------------------------------------------------------------
@@ -373,7 +373,7 @@ def _table_html(title: str, table: pd.DataFrame, empty: str) -> str:
     return f"{heading}<table><thead><tr><th></th>{header}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def _fetch_runs(client: Workbench, run_ids: Sequence[str]) -> pd.DataFrame:
+def _fetch_runs(client: TrackingClient, run_ids: Sequence[str]) -> pd.DataFrame:
     quoted = ", ".join("'" + r.replace("'", "''") + "'" for r in run_ids)
     found = client.search_runs(filter=f"run_id IN ({quoted})", max_results=None)
     missing = [r for r in run_ids if r not in set(found["run_id"])]
@@ -404,7 +404,7 @@ def _run_ids(runs: Iterable[Any], caller: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def compare(runs: Any, *, client: Workbench | None = None) -> RunComparison:
+def compare(runs: Any, *, client: TrackingClient | None = None) -> RunComparison:
     """Compare runs: differing params, final metrics, curves, parallel coordinates, ...
 
     Parameters
@@ -433,9 +433,9 @@ def compare(runs: Any, *, client: Workbench | None = None) -> RunComparison:
     if client is None and callable(getattr(runs, "runs", None)):
         client = getattr(runs, "client", None)
     if client is None:
-        from workbench.client import connect
+        from workbench.tracking.client import client_for
 
-        client = connect()
+        client = client_for()
     if callable(getattr(runs, "runs", None)) and not isinstance(runs, pd.DataFrame):
         runs = runs.runs()
         if not isinstance(runs, pd.DataFrame):

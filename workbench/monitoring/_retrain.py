@@ -76,11 +76,11 @@ def _retrain_with_notebook(path: str | os.PathLike[str], parameters: Mapping[str
             "Retraining with a notebook requires papermill. Install it with "
             "`pip install papermill`, or pass a Python function as on_drift=."
         ) from None
-    from workbench.client import connect
     from workbench.registry import list_model_versions
+    from workbench.tracking.client import client_for
 
     name = str(parameters["model_name"])
-    client = connect()
+    client = client_for()
     started = pd.Timestamp(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
     try:
         from workbench.pipelines import run_notebook

@@ -116,10 +116,10 @@ def _model_training_data(uri: str, *, name: str, caller: str) -> tuple[pd.DataFr
 def _stored_training_rows(registry: Any, version: Any) -> tuple[pd.DataFrame, str] | None:
     """The rows a monitor's retrain run trained ``version`` on (artifact ``TRAINING_ROWS``):
     the run that registered it, or the retrain run that ran the notebook which did."""
-    from workbench.client import connect
     from workbench.exceptions import WorkbenchError
+    from workbench.tracking.client import client_for
 
-    client = connect()
+    client = client_for()
     candidates = [version.run_id]
     try:
         found = client.search_runs(

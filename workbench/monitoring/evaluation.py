@@ -393,14 +393,14 @@ def evaluate(
 
 
 def _log(result: EvaluationResult, run: Any, *, source: str, rows: int) -> str:
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
     from workbench.tracking.run import ActiveRun, active_run
 
     if run is not None and not isinstance(run, ActiveRun):
         raise v.fail("run", "evaluate", "a run handle (from start_run) or None", run)
     target_run = run or active_run()
     if target_run is None:
-        with connect().start_run(EVALUATION_EXPERIMENT, "evaluation") as new_run:
+        with client_for().start_run(EVALUATION_EXPERIMENT, "evaluation") as new_run:
             _write(new_run, result, source=source, rows=rows)
         return new_run.run_id
     _write(target_run, result, source=source, rows=rows)

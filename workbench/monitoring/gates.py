@@ -299,9 +299,9 @@ def metrics_of(
 
 
 def _metrics_by_id(text: str, *, name: str, caller: str) -> dict[str, float]:
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
-    client = connect()
+    client = client_for()
     looks_like_run = len(text) == 32 and all(c in "0123456789abcdef" for c in text)
     if looks_like_run:
         return metrics_of(client.get_run(text), name=name, caller=caller)

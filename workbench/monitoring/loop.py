@@ -200,9 +200,9 @@ def _resolve_subject(subject: Any) -> tuple[str, str, str | None]:
 
 
 def _deployment_model_uri(deployment_id: str) -> str:
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
-    store = connect().store
+    store = client_for().store
     get = getattr(store, "get_deployment", None)
     if get is None:  # pragma: no cover - stores without serving
         raise InvalidParameterError(
@@ -310,9 +310,9 @@ class Monitor:
         the watermark when that is a time span.
         """
         frame, source = self._batch(batch)
-        from workbench.client import connect
+        from workbench.tracking.client import client_for
 
-        client = connect()
+        client = client_for()
         index = len(self._steps) + 1
         champion = get_model_version(f"{self.policy.model}@{self.policy.champion}")
         # Before the check's run starts: a reference that cannot be found is a setup error,
@@ -464,9 +464,9 @@ class Monitor:
                 None,
                 "Only a deployment's monitor reads its windows by itself.",
             )
-        from workbench.client import connect
+        from workbench.tracking.client import client_for
 
-        connect().flush()  # what this process logged is visible before the window is cut
+        client_for().flush()  # what this process logged is visible before the window is cut
         policy = self.policy
         watermark = self._now().tz_convert("UTC").tz_localize(None)
         watermark -= pd.Timedelta(seconds=policy.settle)
@@ -497,14 +497,14 @@ class Monitor:
 @register_gate_provider
 def monitor_gate_outcomes(version: ModelVersion) -> list[GateOutcome]:
     """The gates a version met as a challenger in monitor checks (for its model card)."""
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
     query = (
         f"tags.`workbench.kind` = '{KIND}' AND tags.`workbench.model` = '{version.name}' AND "
         f"tags.`workbench.challenger_version` = '{version.version}'"
     )
     try:
-        runs = connect().search_runs(filter=query, max_results=20)
+        runs = client_for().search_runs(filter=query, max_results=20)
     except WorkbenchError:
         return []
     outcomes = []

@@ -386,10 +386,10 @@ class DriftReport:
         ``report.json`` (reloadable with :func:`load_drift_report`) and ``report.html``
         (static, small).
         """
-        from workbench.client import connect
+        from workbench.tracking.client import client_for
 
         title = name or self.name or "drift-report"
-        client = connect()
+        client = client_for()
         with client.start_run(experiment, title, tags=self._tags()) as run:
             run.log_params(
                 {
@@ -606,9 +606,9 @@ def _performance(
 
 def load_drift_report(run_id: str) -> DriftReport:
     """The drift report kept in run ``run_id`` (see :meth:`DriftReport.log`)."""
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
-    client = connect()
+    client = client_for()
     try:
         data = client.load_artifact(run_id, "report.json")
     except ArtifactNotFoundError:

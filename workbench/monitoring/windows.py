@@ -91,9 +91,9 @@ class DriftTimeline:
 
     def log_alerts(self, *, experiment: str = ALERT_EXPERIMENT) -> list[str]:
         """Keep each alert as a run tagged ``workbench.kind=drift_alert``; returns run ids."""
-        from workbench.client import connect
+        from workbench.tracking.client import client_for
 
-        client = connect()
+        client = client_for()
         ids = []
         for alert in self.alerts:
             tags = {

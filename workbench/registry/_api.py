@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from workbench.client import connect
 from workbench.registry._models import _MISSING, ModelRegistry
+from workbench.tracking.client import client_for
 from workbench.tracking.run import ActiveRun
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ __all__ = [
 
 
 def _registry() -> ModelRegistry:
-    return ModelRegistry(connect())
+    return ModelRegistry(client_for())
 
 
 def register_model(

@@ -48,10 +48,10 @@ from workbench.tracking.run import ActiveRun
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.client import Workbench
     from workbench.entities import ArtifactRef
     from workbench.registry._entities import AliasEvent
     from workbench.registry.card import ModelCard
+    from workbench.tracking.client import TrackingClient
 
 __all__ = ["ModelRegistry"]
 
@@ -131,7 +131,7 @@ class ModelRegistry:
         The :class:`~workbench.Workbench` whose store holds the models (and their runs).
     """
 
-    def __init__(self, client: Workbench) -> None:
+    def __init__(self, client: TrackingClient) -> None:
         self.client = client
         self.store = client.store
 
@@ -248,7 +248,7 @@ class ModelRegistry:
         logger.info("Registered %s (flavor %s, run %s).", version.uri, version.flavor, run_id)
         return version
 
-    def _resolve_run(self, run: Any, caller: str) -> tuple[str, Workbench]:
+    def _resolve_run(self, run: Any, caller: str) -> tuple[str, TrackingClient]:
         if isinstance(run, ActiveRun):
             if run._client.store is not self.store:
                 raise InvalidParameterError(

@@ -265,9 +265,9 @@ def parse_canary(value: Any, caller: str) -> tuple[str | None, float]:
 
 def store_location(store: Any, caller: str) -> str:
     """The absolute folder of the store a server should use (not ':memory:')."""
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
-    client = connect(store)
+    client = client_for(store)
     location = client.store.location
     if location == ":memory:":
         raise v.fail(

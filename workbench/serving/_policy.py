@@ -31,8 +31,8 @@ from workbench.serving._convert import InputConverter
 from workbench.store import DuckDBStore, Store
 
 if TYPE_CHECKING:
-    from workbench.client import Workbench
     from workbench.serving._config import ServingConfig
+    from workbench.tracking.client import TrackingClient
 
 __all__ = ["Served", "TrafficPolicy"]
 
@@ -78,7 +78,7 @@ class Served:
 class TrafficPolicy:
     """Resolves and loads the configured versions; decides which one answers each request."""
 
-    def __init__(self, config: ServingConfig, client: Workbench) -> None:
+    def __init__(self, config: ServingConfig, client: TrackingClient) -> None:
         self.config = config
         self.client = client
         self.registry = ModelRegistry(client)

@@ -164,8 +164,8 @@ def serve(config: ServingConfig) -> int:
     """Run a server until SIGTERM/SIGINT; the exit code (3: the models could not be loaded)."""
     import psutil
 
-    from workbench.client import connect
     from workbench.store._deployments_sql import DeploymentRecord
+    from workbench.tracking.client import client_for
 
     _configure_logging(config.log_level)
     stop = threading.Event()
@@ -189,7 +189,7 @@ def serve(config: ServingConfig) -> int:
         return 2
     port = sock.getsockname()[1]
     url = f"http://{url_host(config.host)}:{port}"
-    client = connect(config.store)
+    client = client_for(config.store)
     me = psutil.Process()
     record = DeploymentRecord(
         deployment_id=config.deployment_id,
@@ -331,9 +331,9 @@ def serve_worker(config: ServingConfig, fd: int) -> int:
     )
     parent = os.getppid()
     _watch(stop, lambda: os.getppid() != parent, f"The server supervisor {parent}")
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
-    client = connect(config.store)
+    client = client_for(config.store)
     ok = False
     try:
         if not stop.is_set():

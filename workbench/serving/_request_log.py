@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.client import Workbench
+    from workbench.tracking.client import TrackingClient
 
 __all__ = ["ANSWER_ROLES", "RequestLog", "read_request_log"]
 
@@ -33,7 +33,7 @@ ANSWER_ROLES = ("primary", "canary", "fallback")
 class RequestLog:
     """Appends request records to a client's buffer (never blocks on the store)."""
 
-    def __init__(self, client: Workbench, deployment_id: str, *, log_payloads: bool) -> None:
+    def __init__(self, client: TrackingClient, deployment_id: str, *, log_payloads: bool) -> None:
         self._recorder = client._recorder
         self.deployment_id = deployment_id
         self.log_payloads = log_payloads
@@ -118,7 +118,7 @@ def read_request_log(
     """
 
     from workbench import _validation as v
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
     caller = "read_request_log"
     if not isinstance(deployment, str) or not deployment:
@@ -138,7 +138,7 @@ def read_request_log(
     if until is not None:
         query += " AND received_at < $until"
         params["until"] = _utc(until)
-    rows = connect(store).sql(query + " ORDER BY received_at, request_id", **params)
+    rows = client_for(store).sql(query + " ORDER BY received_at, request_id", **params)
     return _expand(rows, metadata)
 
 

@@ -66,8 +66,8 @@ from workbench.serving._policy import CANARY, FALLBACK, PRIMARY, SHADOW, Served,
 from workbench.serving._request_log import RequestLog
 
 if TYPE_CHECKING:
-    from workbench.client import Workbench
     from workbench.serving._config import ServingConfig
+    from workbench.tracking.client import TrackingClient
 
 __all__ = ["build_app"]
 
@@ -83,7 +83,7 @@ _SHADOW_BACKLOG = 64
 _MAX_ID = 128  # a client's x-request-id is kept up to this length
 
 
-def build_app(config: ServingConfig, *, client: Workbench | None = None) -> Starlette:
+def build_app(config: ServingConfig, *, client: TrackingClient | None = None) -> Starlette:
     """The ASGI app serving ``config.model_uri`` with ``config``'s traffic policy.
 
     Models load when the app starts (its lifespan); run it with uvicorn, or
@@ -95,11 +95,11 @@ def build_app(config: ServingConfig, *, client: Workbench | None = None) -> Star
         What to serve and how (:class:`~workbench.serving.ServingConfig`).
     client
         The workbench client whose store holds the models and receives the request log
-        (default: ``workbench.connect(config.store)``).
+        (default: ``workbench.client_for(config.store)``).
     """
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
-    server = ModelServer(config, client or connect(config.store))
+    server = ModelServer(config, client or client_for(config.store))
     routes = [
         Route("/invocations", server.invocations, methods=["POST"]),
         Route("/health", server.health, methods=["GET"]),
@@ -160,7 +160,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 class ModelServer:
     """The state and handlers of one app: policy, metrics, request log, thread pools."""
 
-    def __init__(self, config: ServingConfig, client: Workbench) -> None:
+    def __init__(self, config: ServingConfig, client: TrackingClient) -> None:
         self.config = config
         self.client = client
         self.deployment_id = config.deployment_id or f"local-{os.getpid()}"

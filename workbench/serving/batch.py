@@ -69,15 +69,15 @@ def batch_predict(
     """
     import pandas as pd
 
-    from workbench.client import connect
     from workbench.registry import ModelRegistry
+    from workbench.tracking.client import client_for
 
     caller = "batch_predict"
     frame, source = _read(data, caller)
     out_path = _output_path(output, caller)
     v.check_positive_int(chunk_rows, caller, name="chunk_rows")
     v.check_name(experiment, caller, name="experiment")
-    client = connect(store)
+    client = client_for(store)
     registry = ModelRegistry(client)
     version = registry.get_model_version(model_uri)
     model = registry.load_model(version, trusted=trusted)

@@ -232,9 +232,9 @@ def deploy(
         loop=loop,
         http=http,
     ).validated(caller)
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
-    client = connect(location)
+    client = client_for(location)
     registry = ModelRegistry(client)
     for uri in (model_uri, canary_uri, shadow):  # fail here, not in the server's log
         if uri is not None:
@@ -561,9 +561,9 @@ def _stop_pid(record: DeploymentRecord, timeout: float) -> None:
 
 
 def _store_of(store: Any) -> Store:
-    from workbench.client import connect
+    from workbench.tracking.client import client_for
 
-    return connect(store).store
+    return client_for(store).store
 
 
 def list_deployments(*, store: Any = None) -> pd.DataFrame:

@@ -105,13 +105,16 @@ def _worker_main(plan: WorkerPlan, conn: Connection) -> None:
 
 def _work(plan: WorkerPlan, interrupts: Interrupts) -> tuple[str, str]:
     try:
-        from workbench.client import Workbench
         from workbench.sweeps._setup import handle
         from workbench.sweeps._storage import sync_storage
         from workbench.sweeps._trial import TrialRecorder, never_counting
+        from workbench.tracking import client as tracking_client
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        client = Workbench(plan.store_location)  # never the parent's client: fresh locks
+        # never the parent's client: fresh locks
+        client = tracking_client.client_class(
+            plan.store_location
+        )  # never the parent's client: fresh locks
         storage = pickle.loads(pickle.dumps(plan.storage))  # fresh journal worker id / engine
         study = optuna.load_study(
             study_name=plan.study_name, storage=storage, sampler=plan.sampler, pruner=plan.pruner

@@ -16,8 +16,8 @@ from workbench.sweeps._setup import parent_run_row, study_metric_names
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.client import Workbench
     from workbench.entities import Run
+    from workbench.tracking.client import TrackingClient
 
 __all__ = ["Sweep"]
 
@@ -50,7 +50,7 @@ class Sweep:
     def __init__(
         self,
         study: optuna.Study,
-        client: Workbench,
+        client: TrackingClient,
         *,
         experiment: str,
         sweep_id: str | None,

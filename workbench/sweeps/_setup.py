@@ -33,7 +33,7 @@ from workbench.sweeps._storage import JOURNAL_DIR, StorageChoice, journal_path, 
 from workbench.tracking.run import ActiveRun
 
 if TYPE_CHECKING:
-    from workbench.client import Workbench
+    from workbench.tracking.client import TrackingClient
 
 __all__ = ["Opened", "open_sweep", "parent_run_row"]
 
@@ -95,7 +95,7 @@ def _study_id(storage: optuna.storages.BaseStorage, name: str) -> int | None:
         return None
 
 
-def open_sweep(options: SweepOptions, client: Workbench, storage: Any) -> Opened:
+def open_sweep(options: SweepOptions, client: TrackingClient, storage: Any) -> Opened:
     """Create or load the sweep described by ``options``; see the module docstring."""
     root: Path | None = getattr(client.store, "root", None)
     name = options.name or generated_name()
@@ -195,7 +195,7 @@ def _check_compatible(options: SweepOptions, study: optuna.Study) -> list[str]:
 
 
 # -- the parent run ----------------------------------------------------------------------------
-def parent_run_row(client: Workbench, sweep_id: str) -> Any | None:
+def parent_run_row(client: TrackingClient, sweep_id: str) -> Any | None:
     """The local store's parent run of a sweep, as a search_runs row (None if absent)."""
     df = client.search_runs(
         filter=f"tags.{_trial.SWEEP_ID_TAG} = '{sweep_id}' AND tags.{_trial.KIND_TAG} = 'sweep'",
@@ -205,7 +205,7 @@ def parent_run_row(client: Workbench, sweep_id: str) -> Any | None:
     return None if df.empty else df.iloc[0]
 
 
-def handle(client: Workbench, run_id: str, name: str, experiment: str) -> ActiveRun:
+def handle(client: TrackingClient, run_id: str, name: str, experiment: str) -> ActiveRun:
     """A handle on a run another process owns, only to name it as the parent of new runs.
 
     The client checks that a parent id exists once, then remembers it, so starting trial runs
@@ -216,7 +216,7 @@ def handle(client: Workbench, run_id: str, name: str, experiment: str) -> Active
 
 def _parent_run(
     options: SweepOptions,
-    client: Workbench,
+    client: TrackingClient,
     study: optuna.Study,
     choice: StorageChoice,
     name: str,

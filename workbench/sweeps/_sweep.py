@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from workbench import _validation as v
-from workbench.client import Workbench, connect
 from workbench.exceptions import NotFoundError, WorkbenchError
 from workbench.sweeps import _interrupt, _trial
 from workbench.sweeps._options import SweepOptions
@@ -26,6 +25,7 @@ from workbench.sweeps._setup import (
     open_sweep,
 )
 from workbench.sweeps._storage import open_journal, resolve_storage, sync_storage
+from workbench.tracking.client import TrackingClient, client_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,10 +35,10 @@ __all__ = ["list_sweeps", "load_sweep", "sweep"]
 logger = logging.getLogger("workbench.sweeps")
 
 
-def _client(client: Any, caller: str) -> Workbench:
+def _client(client: Any, caller: str) -> TrackingClient:
     if client is None:
-        return connect()
-    if not isinstance(client, Workbench):
+        return client_for()
+    if not isinstance(client, TrackingClient):
         raise v.fail(
             "client",
             caller,
@@ -82,7 +82,7 @@ def sweep(
     callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] | None = None,
     tags: Mapping[str, Any] | None = None,
     progress: bool | str = "auto",
-    client: Workbench | None = None,
+    client: TrackingClient | None = None,
 ) -> Sweep:
     """Run an Optuna sweep in which every trial is a tracked run; resumable and parallel.
 
@@ -205,7 +205,7 @@ def sweep(
     return _optimize(options, wb, opened)
 
 
-def _optimize(options: SweepOptions, wb: Workbench, opened: Opened) -> Sweep:
+def _optimize(options: SweepOptions, wb: TrackingClient, opened: Opened) -> Sweep:
     study = opened.study
     done = _trial.count_finished(study)
     remaining = None if options.n_trials is None else max(0, options.n_trials - done)
@@ -296,7 +296,7 @@ def _optimize(options: SweepOptions, wb: Workbench, opened: Opened) -> Sweep:
     )
 
 
-def _publish(wb: Workbench) -> None:
+def _publish(wb: TrackingClient) -> None:
     """Make the runs the workers logged visible to this process's reads before returning."""
     try:
         wb.flush()
@@ -319,7 +319,7 @@ def _has_complete(study: optuna.Study) -> bool:
 
 
 def _plans(
-    options: SweepOptions, wb: Workbench, opened: Opened, remaining: int | None
+    options: SweepOptions, wb: TrackingClient, opened: Opened, remaining: int | None
 ) -> list[WorkerPlan]:
     assert options.n_workers is not None
     return [
@@ -349,7 +349,7 @@ def _plans(
     ]
 
 
-def _end_parent(opened: Opened, wb: Workbench, status: str, error: str | None) -> None:
+def _end_parent(opened: Opened, wb: TrackingClient, status: str, error: str | None) -> None:
     """Summarize the session on the parent run and end it (only if this process owns it)."""
     if not opened.owns_parent:
         return
@@ -371,7 +371,7 @@ def load_sweep(
     name: str,
     *,
     storage: str | os.PathLike[str] | optuna.storages.BaseStorage | None = None,
-    client: Workbench | None = None,
+    client: TrackingClient | None = None,
 ) -> Sweep:
     """A sweep by name, to look at (plots, best run, runs table) without running trials.
 
@@ -430,7 +430,7 @@ _LIST_COLUMNS = [
 ]
 
 
-def list_sweeps(*, client: Workbench | None = None) -> pd.DataFrame:
+def list_sweeps(*, client: TrackingClient | None = None) -> pd.DataFrame:
     """The sweeps of the store, newest first: one row per parent run, with trial counts.
 
     Counts and best value are read from sweeps whose study is in the store's default

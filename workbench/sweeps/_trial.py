@@ -50,7 +50,7 @@ from workbench.exceptions import ConflictError, InvalidParameterError
 from workbench.sweeps._interrupt import Interrupts
 
 if TYPE_CHECKING:
-    from workbench.client import Workbench
+    from workbench.tracking.client import TrackingClient
     from workbench.tracking.run import ActiveRun
 
 __all__ = [
@@ -246,7 +246,7 @@ class TrialRecorder:
     """The objective wrapper: one tracked child run per trial (see the module docstring)."""
 
     objective: Callable[[optuna.Trial], Any]
-    client: Workbench
+    client: TrackingClient
     parent: ActiveRun
     sweep_name: str
     sweep_id: str

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.client import Workbench
 from workbench.exceptions import (
     ArtifactIntegrityError,
     ConflictError,
@@ -29,6 +28,7 @@ from workbench.exceptions import (
 )
 from workbench.registry import ModelRegistry
 from workbench.store.base import Store
+from workbench.tracking.client import TrackingClient
 from workbench.tracking.run import ActiveRun
 
 __all__ = ["RegistryContract"]
@@ -58,7 +58,7 @@ class RegistryContract:
 
     @pytest.fixture
     def registry(self, store: Store) -> ModelRegistry:
-        return ModelRegistry(Workbench(store))
+        return ModelRegistry(TrackingClient(store))
 
     def _trained_run(self, registry: ModelRegistry, C: float = 1.0) -> tuple[ActiveRun, Any]:
         X, y = _training_data()

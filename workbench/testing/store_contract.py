@@ -19,7 +19,6 @@ import math
 import pandas as pd
 import pytest
 
-from workbench.client import Workbench
 from workbench.exceptions import (
     ConflictError,
     ExperimentNotFoundError,
@@ -28,6 +27,7 @@ from workbench.exceptions import (
 )
 from workbench.store._batch import Batch
 from workbench.store.base import RunSearch, Store
+from workbench.tracking.client import TrackingClient
 
 __all__ = ["StoreContract"]
 
@@ -36,10 +36,10 @@ class StoreContract:
     """Subclass with a ``store`` fixture; every test here must pass for the backend."""
 
     @pytest.fixture
-    def client(self, store: Store) -> Workbench:
-        return Workbench(store)
+    def client(self, store: Store) -> TrackingClient:
+        return TrackingClient(store)
 
-    def test_run_round_trip(self, client: Workbench) -> None:
+    def test_run_round_trip(self, client: TrackingClient) -> None:
         with client.start_run("exp", "first", tags={"team": "ml"}) as run:
             run.log_params({"lr": 0.01, "depth": 3, "model": "rf", "flag": True, "none": None})
             run.log_metric("loss", 1.0)
@@ -59,7 +59,7 @@ class StoreContract:
         assert got.end_time is not None and got.end_time >= got.start_time
         assert got.start_time.tzinfo == dt.UTC
 
-    def test_metric_history_keeps_every_point_in_step_order(self, client: Workbench) -> None:
+    def test_metric_history_keeps_every_point_in_step_order(self, client: TrackingClient) -> None:
         with client.start_run("exp") as run:
             for step in (2, 0, 1):
                 run.log_metric("loss", float(step), step=step)
@@ -68,21 +68,21 @@ class StoreContract:
         assert history["step"].tolist() == [0, 1, 1, 2]
         assert client.get_run(run.run_id).metrics["loss"] == 2.0  # latest = highest step
 
-    def test_failed_block_marks_run_failed_with_error(self, client: Workbench) -> None:
+    def test_failed_block_marks_run_failed_with_error(self, client: TrackingClient) -> None:
         with pytest.raises(ZeroDivisionError), client.start_run("exp") as run:
             1 / 0  # noqa: B018
         got = client.get_run(run.run_id)
         assert got.status.value == "failed"
         assert got.error is not None and "ZeroDivisionError" in got.error
 
-    def test_nested_runs_link_to_parent(self, client: Workbench) -> None:
+    def test_nested_runs_link_to_parent(self, client: TrackingClient) -> None:
         with client.start_run("exp", "parent") as parent, client.start_run(name="child") as child:
             pass
         assert client.get_run(child.run_id).parent_id == parent.run_id
         assert client.get_run(child.run_id).experiment == "exp"
         assert client.get_run(parent.run_id).children == (child.run_id,)
 
-    def test_search_filters_orders_and_limits(self, client: Workbench) -> None:
+    def test_search_filters_orders_and_limits(self, client: TrackingClient) -> None:
         for i in range(6):
             with client.start_run("search", f"r{i}") as run:
                 run.log_params({"n": i, "kind": "even" if i % 2 == 0 else "odd"})
@@ -98,7 +98,7 @@ class StoreContract:
         assert page["name"].tolist() == ["r2", "r3"]
         assert len(client.search_runs("no-such-experiment")) == 0
 
-    def test_keys_differing_only_in_case_stay_apart(self, client: Workbench) -> None:
+    def test_keys_differing_only_in_case_stay_apart(self, client: TrackingClient) -> None:
         with client.start_run("case") as run:
             run.log_params({"A": 1, "a": 2})
             run.log_metrics({"Loss": 0.5, "loss": 0.25})
@@ -106,7 +106,7 @@ class StoreContract:
         assert (row["params.A"], row["params.a"]) == (1, 2)
         assert (row["metrics.Loss"], row["metrics.loss"]) == (0.5, 0.25)
 
-    def test_search_metric_stats(self, client: Workbench) -> None:
+    def test_search_metric_stats(self, client: TrackingClient) -> None:
         with client.start_run("stats") as run:
             for value in (3.0, 1.0, 2.0):
                 run.log_metric("loss", value)
@@ -119,7 +119,7 @@ class StoreContract:
             row["count(metrics.loss)"],
         ) == (2.0, 1.0, 3.0, 3)
 
-    def test_search_result_is_a_fresh_dataframe(self, client: Workbench) -> None:
+    def test_search_result_is_a_fresh_dataframe(self, client: TrackingClient) -> None:
         with client.start_run("fresh"):
             pass
         first = client.search_runs("fresh")
@@ -127,7 +127,7 @@ class StoreContract:
         assert client.search_runs("fresh").loc[0, "name"] != "changed"
         assert isinstance(first, pd.DataFrame)
 
-    def test_soft_delete_and_restore_run(self, client: Workbench) -> None:
+    def test_soft_delete_and_restore_run(self, client: TrackingClient) -> None:
         with client.start_run("del") as run:
             pass
         client.delete_run(run.run_id)
@@ -138,7 +138,7 @@ class StoreContract:
         with pytest.raises(RunNotFoundError):
             client.delete_run("0" * 32)
 
-    def test_experiment_lifecycle(self, client: Workbench) -> None:
+    def test_experiment_lifecycle(self, client: TrackingClient) -> None:
         client.create_experiment("alpha", description="first")
         with pytest.raises(ConflictError, match="already exists"):
             client.create_experiment("alpha")
@@ -154,11 +154,11 @@ class StoreContract:
         client.restore_experiment("beta")
         assert client.list_experiments().set_index("name").loc["beta", "runs"] == 1
 
-    def test_unknown_run_is_not_found(self, client: Workbench) -> None:
+    def test_unknown_run_is_not_found(self, client: TrackingClient) -> None:
         with pytest.raises(RunNotFoundError, match="No run with id 'nope'"):
             client.get_run("nope")
 
-    def test_sql_is_read_only(self, client: Workbench) -> None:
+    def test_sql_is_read_only(self, client: TrackingClient) -> None:
         with client.start_run("sql") as run:
             run.log_metric("m", 1.5)
         df = client.sql("select value from metrics where run_id = $id", id=run.run_id)
@@ -199,7 +199,7 @@ class StoreContract:
         assert math.isclose(run.duration.total_seconds(), 1.0)  # type: ignore[union-attr]
         assert len(store.search_runs(RunSearch(experiments=("raw",)))) == 1
 
-    def test_artifacts_are_content_addressed(self, client: Workbench) -> None:
+    def test_artifacts_are_content_addressed(self, client: TrackingClient) -> None:
         with client.start_run("art") as run:
             run.log_text("same", "a.txt")
             run.log_text("same", "b.txt")
@@ -207,7 +207,7 @@ class StoreContract:
         assert refs["a.txt"].digest == refs["b.txt"].digest
         assert client.load_artifact(run.run_id, "a.txt") == "same"
 
-    def test_datasets_are_recorded_once_per_content(self, client: Workbench) -> None:
+    def test_datasets_are_recorded_once_per_content(self, client: TrackingClient) -> None:
         frame = pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", None]})
         with client.start_run("data") as first:
             digest = first.log_input(frame, name="train")

@@ -292,9 +292,9 @@ def _logged_fit(
         owned = False
         if run is None:
             with _guard("a new run", estimator):
-                from workbench.client import connect
+                from workbench.tracking.client import client_for
 
-                run = connect().start_run(
+                run = client_for().start_run(
                     experiment=settings.experiment, name=type(estimator).__name__, parent=None
                 )
                 owned = True

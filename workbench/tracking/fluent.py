@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.client import _ACTIVE, connect
+from workbench.tracking.client import _ACTIVE, client_for
 from workbench.tracking.run import ActiveRun, active_run, require_active_run
 
 if TYPE_CHECKING:
@@ -64,12 +64,12 @@ def start_run(
     parent: ActiveRun | str | None = _ACTIVE,
 ) -> ActiveRun:
     """Start a run in the configured store; see :meth:`workbench.Workbench.start_run`."""
-    return connect().start_run(experiment, name, tags=tags, parent=parent)
+    return client_for().start_run(experiment, name, tags=tags, parent=parent)
 
 
 def resume_run(run_id: str) -> ActiveRun:
     """Reopen an ended run to log more to it; see :meth:`workbench.Workbench.resume_run`."""
-    return connect().resume_run(run_id)
+    return client_for().resume_run(run_id)
 
 
 def log_param(key: str, value: Any) -> None:
@@ -138,22 +138,22 @@ def log_input(data: Any, name: str | None = None, context: str = "training") -> 
 
 def flush() -> None:
     """Block until everything logged is durable and visible to readers."""
-    connect().flush()
+    client_for().flush()
 
 
 def doctor() -> StoreHealth:
     """A health check of the current store: journals waiting, damage found and skipped."""
-    return connect().doctor()
+    return client_for().doctor()
 
 
 def close() -> None:
     """Flush and release the configured store's client (before deleting its folder, say)."""
-    connect().close()
+    client_for().close()
 
 
 def get_run(run_id: str) -> Run:
     """A run snapshot; see :meth:`workbench.Workbench.get_run`."""
-    return connect().get_run(run_id)
+    return client_for().get_run(run_id)
 
 
 def search_runs(
@@ -167,7 +167,7 @@ def search_runs(
     metric_stats: Sequence[str] = ("latest",),
 ) -> pd.DataFrame:
     """Search runs; see :meth:`workbench.Workbench.search_runs`."""
-    return connect().search_runs(
+    return client_for().search_runs(
         experiment,
         filter,
         order_by,
@@ -182,59 +182,59 @@ def get_metric_history(
     run_id: str | Sequence[str], key: str | Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Metric points of runs as a DataFrame."""
-    return connect().get_metric_history(run_id, key)
+    return client_for().get_metric_history(run_id, key)
 
 
 def sql(query: str, **parameters: Any) -> pd.DataFrame:
     """Read-only SQL over the store's views."""
-    return connect().sql(query, **parameters)
+    return client_for().sql(query, **parameters)
 
 
 def create_experiment(name: str, description: str | None = None) -> Experiment:
     """Create an experiment."""
-    return connect().create_experiment(name, description)
+    return client_for().create_experiment(name, description)
 
 
 def get_experiment(name: str, *, include_deleted: bool = False) -> Experiment:
     """An experiment by name or id."""
-    return connect().get_experiment(name, include_deleted=include_deleted)
+    return client_for().get_experiment(name, include_deleted=include_deleted)
 
 
 def list_experiments(*, include_deleted: bool = False) -> pd.DataFrame:
     """Experiments as a DataFrame."""
-    return connect().list_experiments(include_deleted=include_deleted)
+    return client_for().list_experiments(include_deleted=include_deleted)
 
 
 def rename_experiment(name: str, new_name: str) -> Experiment:
     """Rename an experiment."""
-    return connect().rename_experiment(name, new_name)
+    return client_for().rename_experiment(name, new_name)
 
 
 def delete_experiment(name: str) -> None:
     """Soft-delete an experiment."""
-    connect().delete_experiment(name)
+    client_for().delete_experiment(name)
 
 
 def restore_experiment(name: str) -> None:
     """Restore a soft-deleted experiment."""
-    connect().restore_experiment(name)
+    client_for().restore_experiment(name)
 
 
 def delete_run(run_id: str) -> None:
     """Soft-delete a run."""
-    connect().delete_run(run_id)
+    client_for().delete_run(run_id)
 
 
 def restore_run(run_id: str) -> None:
     """Restore a soft-deleted run."""
-    connect().restore_run(run_id)
+    client_for().restore_run(run_id)
 
 
 def load_artifact(run_id: str, path: str) -> Any:
     """Load a run's artifact as a Python object."""
-    return connect().load_artifact(run_id, path)
+    return client_for().load_artifact(run_id, path)
 
 
 def artifact_path(run_id: str, path: str) -> Path:
     """Local file of a run's artifact."""
-    return connect().artifact_path(run_id, path)
+    return client_for().artifact_path(run_id, path)

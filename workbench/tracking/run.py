@@ -32,8 +32,8 @@ from workbench.store._batch import METRIC_SCHEMA, Batch
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.client import Workbench
     from workbench.entities import Run
+    from workbench.tracking.client import TrackingClient
 
 __all__ = ["ActiveRun", "active_run"]
 
@@ -80,7 +80,7 @@ class ActiveRun:
 
     def __init__(
         self,
-        client: Workbench,
+        client: TrackingClient,
         *,
         run_id: str,
         name: str,

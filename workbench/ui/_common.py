@@ -11,13 +11,14 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import panel as pn
 
 if TYPE_CHECKING:
     from workbench.client import Workbench
+    from workbench.tracking.client import TrackingClient
 
 logger = logging.getLogger("workbench.ui")
 
@@ -202,17 +203,11 @@ def local_stylesheet_url(url: str) -> str:
     return url
 
 
-def get_client(client: Workbench | None) -> Workbench:
+def get_client(client: TrackingClient | None) -> Workbench:
     """``client``, or the client of the configured store."""
-    from workbench.client import Workbench, connect
+    from workbench.tracking.client import resolve_client
 
-    if client is None:
-        return connect()
-    if not isinstance(client, Workbench):
-        from workbench import _validation as v
-
-        raise v.fail("client", "workbench.ui", "a workbench.Workbench or None", client)
-    return client
+    return cast("Workbench", resolve_client(client, "workbench.ui"))
 
 
 def message(text: str, *, kind: str = "info", **kwargs: Any) -> pn.pane.Alert:
