@@ -22,20 +22,13 @@ import time
 from typing import Any
 
 import workbench as wb
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import DashboardUnavailableError
 
 __all__ = ["DashboardUnavailableError", "ensure_started", "status", "stop"]
 
 START_TIMEOUT_S = 60.0
 _lock = threading.Lock()
 _state: dict[str, Any] = {"process": None, "url": None, "log": None}
-
-
-class DashboardUnavailableError(WorkbenchError):
-    """The dashboard cannot be started here (Panel is not installed, or it failed to start)."""
-
-    error_code = "DASHBOARD_UNAVAILABLE"
-    http_status = 501
 
 
 def _configured_url() -> str | None:

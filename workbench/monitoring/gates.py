@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench import _validation as v
-from workbench.exceptions import InvalidParameterError, NotFoundError, WorkbenchError
+from workbench.exceptions import GateFailedError, InvalidParameterError, NotFoundError
 
 __all__ = [
     "GateCheck",
@@ -47,17 +47,6 @@ __all__ = [
 
 _REL_TOL = 1e-9
 _ZERO_BASELINE_MARGIN = 1e-10
-
-
-class GateFailedError(WorkbenchError):
-    """A quality gate did not pass; ``result`` holds every check and its explanation."""
-
-    error_code = "GATE_FAILED"
-    http_status = 412
-
-    def __init__(self, message: str, *, result: GateResult | None = None) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 def _is_number(value: Any) -> bool:

@@ -33,7 +33,7 @@ from typing import Any
 
 import workbench as wb
 from workbench import _validation as v
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import NotebookFailedError
 
 __all__ = ["DEFAULT_EXPERIMENT", "NotebookFailedError", "NotebookRun", "run_notebook"]
 
@@ -97,25 +97,6 @@ class NotebookRun:
             f"NotebookRun(notebook={self.notebook.name!r}, status={self.status!r}, "
             f"run_id={self.run_id!r}, duration_s={self.duration_s:.1f}, runs={len(self.runs)})"
         )
-
-
-class NotebookFailedError(WorkbenchError):
-    """A notebook executed by :func:`run_notebook` failed (a cell raised, or a gate failed).
-
-    ``result`` is the :class:`NotebookRun` (run id, executed notebook, error); ``gate_failed``
-    tells a failed quality gate from other errors.
-    """
-
-    error_code = "NOTEBOOK_FAILED"
-    http_status = 500
-
-    def __init__(self, message: str, *, result: NotebookRun | None = None) -> None:
-        super().__init__(message)
-        self.result = result
-
-    @property
-    def gate_failed(self) -> bool:
-        return bool(self.result and self.result.gate_failed)
 
 
 @contextmanager

@@ -51,6 +51,7 @@ from workbench.serving._errors import (
     ClientDisconnectedError,
     HostNotAllowedError,
     InputRejectedError,
+    InternalError,
     MalformedRequestError,
     ModelError,
     ModelTimeoutError,
@@ -633,13 +634,6 @@ def _too_large(size: int, limit: int) -> PayloadTooLargeError:
         f"The request body has {size:,} bytes or more; this server accepts at most {limit:,}. "
         "Send fewer rows per request, or score files with workbench.batch_predict()."
     )
-
-
-class InternalError(WorkbenchError):
-    """An unexpected failure of this server while answering (a bug: its log has the traceback)."""
-
-    error_code = INTERNAL_ERROR
-    http_status = 500
 
 
 def _clip(text: str, limit: int = 300) -> str:

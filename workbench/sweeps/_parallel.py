@@ -39,7 +39,7 @@ import optuna
 from optuna.trial import TrialState
 
 from workbench import _validation as v
-from workbench.exceptions import InvalidParameterError, WorkbenchError
+from workbench.exceptions import InvalidParameterError, SweepWorkerError
 from workbench.sweeps import _interrupt
 from workbench.sweeps._interrupt import Interrupts
 from workbench.sweeps._progress import Progress
@@ -50,12 +50,6 @@ __all__ = ["SweepWorkerError", "WorkerPlan", "run_workers", "split"]
 POLL_S = 0.5
 STOP_GRACE_S = 10.0  # after SIGINT, for a worker to end its trial and exit
 TERM_GRACE_S = 2.0  # after SIGTERM, before SIGKILL
-
-
-class SweepWorkerError(WorkbenchError, RuntimeError):
-    """A worker process of a sweep failed; the message carries its error and traceback."""
-
-    error_code = "SWEEP_WORKER_FAILED"
 
 
 @dataclass
