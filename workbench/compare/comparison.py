@@ -432,10 +432,9 @@ def compare(runs: Any, *, client: TrackingClient | None = None) -> RunComparison
         return runs
     if client is None and callable(getattr(runs, "runs", None)):
         client = getattr(runs, "client", None)
-    if client is None:
-        from workbench.tracking.client import client_for
+    from workbench.tracking.client import resolve_client
 
-        client = client_for()
+    client = resolve_client(client, caller)
     if callable(getattr(runs, "runs", None)) and not isinstance(runs, pd.DataFrame):
         runs = runs.runs()
         if not isinstance(runs, pd.DataFrame):

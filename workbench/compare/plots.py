@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from workbench.compare.comparison import RunComparison
+    from workbench.tracking.client import TrackingClient
 
 __all__ = [
     "plot_final_metrics",
@@ -48,10 +49,10 @@ def run_colors(labels: Sequence[str]) -> dict[str, str]:
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
 
 
-def _comparison(runs: Any, caller: str) -> RunComparison:
+def _comparison(runs: Any, client: TrackingClient | None) -> RunComparison:
     from workbench.compare.comparison import RunComparison, compare
 
-    return runs if isinstance(runs, RunComparison) else compare(runs)
+    return runs if isinstance(runs, RunComparison) else compare(runs, client=client)
 
 
 def _figure(title: str, **layout: Any) -> go.Figure:
@@ -74,6 +75,7 @@ def plot_metric_history(
     keys: Sequence[str] | None = None,
     x: str = "step",
     smoothing: float = 0.0,
+    client: TrackingClient | None = None,
 ) -> go.Figure:
     """Metric curves of the runs overlaid, one panel per metric.
 
@@ -94,7 +96,7 @@ def plot_metric_history(
         TensorBoard-style EMA weight in ``[0, 1)``. When above 0 the raw curve is drawn faint
         behind the smoothed one.
     """
-    comparison = _comparison(runs, "plot_metric_history")
+    comparison = _comparison(runs, client)
     if keys is None:
         keys = _data.curve_keys(comparison.history()) or None
     curves = comparison.curves(keys=keys, x=x, smoothing=smoothing)
@@ -197,13 +199,14 @@ def plot_parallel_coordinates(
     params: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
     color: str | None = None,
+    client: TrackingClient | None = None,
 ) -> go.Figure:
     """Parallel coordinates: one line per run through its params and metrics.
 
     Defaults: the params that differ between the runs and every metric; lines are coloured
     by ``color`` (a metric name, default the first of ``metrics``).
     """
-    comparison = _comparison(runs, "plot_parallel_coordinates")
+    comparison = _comparison(runs, client)
     table = _data.parallel_coordinates_table(comparison.runs, params=params, metrics=metrics)
     return draw_parallel_coordinates(table, color=color)
 
@@ -234,14 +237,19 @@ def draw_parallel_coordinates(table: pd.DataFrame, *, color: str | None = None) 
 
 
 def plot_param_vs_metric(
-    runs: Any, param: str, metric: str, *, param2: str | None = None
+    runs: Any,
+    param: str,
+    metric: str,
+    *,
+    param2: str | None = None,
+    client: TrackingClient | None = None,
 ) -> go.Figure:
     """A param against a metric (scatter), or two params against a metric (contour).
 
     With ``param2`` the metric is drawn as a contour over the two params (plotly interpolates
     between the runs) with the runs as points on top.
     """
-    comparison = _comparison(runs, "plot_param_vs_metric")
+    comparison = _comparison(runs, client)
     table = _data.param_vs_metric(comparison.runs, param, metric, param2=param2)
     return draw_param_vs_metric(table, comparison.labels)
 
@@ -304,9 +312,11 @@ def draw_param_vs_metric(table: pd.DataFrame, labels: Sequence[str]) -> go.Figur
     return fig
 
 
-def plot_final_metrics(runs: Any, *, metrics: Sequence[str] | None = None) -> go.Figure:
+def plot_final_metrics(
+    runs: Any, *, metrics: Sequence[str] | None = None, client: TrackingClient | None = None
+) -> go.Figure:
     """Bar charts of the runs' final (latest) metric values, one panel per metric."""
-    comparison = _comparison(runs, "plot_final_metrics")
+    comparison = _comparison(runs, client)
     table = _data.final_metrics_long(comparison.runs, keys=metrics)
     return draw_final_metrics(table, comparison.labels)
 

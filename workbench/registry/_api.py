@@ -1,8 +1,8 @@
-"""Module-level registry functions on the configured store (``workbench.register_model`` ...).
+"""Module-level registry functions (``workbench.register_model`` ...).
 
-Each one calls the same method of :class:`~workbench.registry.ModelRegistry` on the client of
-the configured store (:func:`workbench.connect`); ``register_model`` with a run handle uses
-that run's store.
+Each one calls the same method of :class:`~workbench.registry.ModelRegistry` on ``client``
+(default: the client of the configured store, :func:`workbench.connect`); ``register_model``
+with a run handle and no ``client`` uses that run's store.
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from workbench.registry._models import _MISSING, ModelRegistry
-from workbench.tracking.client import client_for
+from workbench.tracking.client import TrackingClient, resolve_client
 from workbench.tracking.run import ActiveRun
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.entities import Run
-    from workbench.registry._entities import ModelVersion, RegisteredModel
-    from workbench.registry._signature import ModelSignature
+    from workbench.entities import ModelVersion, RegisteredModel, Run
     from workbench.registry.card import ModelCard
+    from workbench.signature import ModelSignature
 
 __all__ = [
     "alias_history",
@@ -38,8 +37,8 @@ __all__ = [
 ]
 
 
-def _registry() -> ModelRegistry:
-    return ModelRegistry(client_for())
+def _registry(client: TrackingClient | None, caller: str) -> ModelRegistry:
+    return ModelRegistry(resolve_client(client, caller))
 
 
 def register_model(
@@ -53,6 +52,7 @@ def register_model(
     flavor: str | None = None,
     description: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    client: TrackingClient | None = None,
 ) -> ModelVersion:
     """Register a new version of a model; see :meth:`ModelRegistry.register_model`.
 
@@ -63,7 +63,9 @@ def register_model(
     >>> workbench.register_model("churn", run=run, model=model, input_example=X)  # doctest: +SKIP
     ModelVersion(name='churn', version=1, flavor='skops', run_id='...')
     """
-    registry = ModelRegistry(run._client) if isinstance(run, ActiveRun) else _registry()
+    if client is None and isinstance(run, ActiveRun):
+        client = run._client
+    registry = _registry(client, "register_model")
     return registry.register_model(
         name,
         run=run,
@@ -77,59 +79,80 @@ def register_model(
     )
 
 
-def get_model_version(uri: str | ModelVersion) -> ModelVersion:
+def get_model_version(
+    model: str | ModelVersion, *, client: TrackingClient | None = None
+) -> ModelVersion:
     """The version a URI names (``name``, ``name/3``, ``name@alias``, ``models:/...``)."""
-    return _registry().get_model_version(uri)
+    return _registry(client, "get_model_version").get_model_version(model)
 
 
-def load_model(uri: str | ModelVersion, *, trusted: Any = False) -> Any:
+def load_model(
+    model: str | ModelVersion, *, trusted: Any = False, client: TrackingClient | None = None
+) -> Any:
     """The model a URI names, integrity-checked and loaded safely; see
     :meth:`ModelRegistry.load_model` for ``trusted``."""
-    return _registry().load_model(uri, trusted=trusted)
+    return _registry(client, "load_model").load_model(model, trusted=trusted)
 
 
-def list_models() -> pd.DataFrame:
+def list_models(*, client: TrackingClient | None = None) -> pd.DataFrame:
     """Registered models as a DataFrame."""
-    return _registry().list_models()
+    return _registry(client, "list_models").list_models()
 
 
-def list_model_versions(name: str) -> pd.DataFrame:
+def list_model_versions(name: str, *, client: TrackingClient | None = None) -> pd.DataFrame:
     """Versions of a model as a DataFrame, with the training metrics."""
-    return _registry().list_model_versions(name)
+    return _registry(client, "list_model_versions").list_model_versions(name)
 
 
-def set_alias(name: str, alias: str, version: int, *, reason: str | None = None) -> ModelVersion:
+def set_alias(
+    name: str,
+    alias: str,
+    version: int,
+    *,
+    reason: str | None = None,
+    client: TrackingClient | None = None,
+) -> ModelVersion:
     """Point an alias at a version (recorded in the alias history)."""
-    return _registry().set_alias(name, alias, version, reason=reason)
+    return _registry(client, "set_alias").set_alias(name, alias, version, reason=reason)
 
 
-def delete_alias(name: str, alias: str, *, reason: str | None = None) -> None:
+def delete_alias(
+    name: str, alias: str, *, reason: str | None = None, client: TrackingClient | None = None
+) -> None:
     """Remove an alias (recorded in the alias history)."""
-    _registry().delete_alias(name, alias, reason=reason)
+    _registry(client, "delete_alias").delete_alias(name, alias, reason=reason)
 
 
-def rollback(name: str, alias: str, *, reason: str | None = None) -> ModelVersion:
+def rollback(
+    name: str, alias: str, *, reason: str | None = None, client: TrackingClient | None = None
+) -> ModelVersion:
     """Move an alias back to its previous version."""
-    return _registry().rollback(name, alias, reason=reason)
+    return _registry(client, "rollback").rollback(name, alias, reason=reason)
 
 
-def alias_history(name: str, alias: str | None = None) -> pd.DataFrame:
+def alias_history(
+    name: str, alias: str | None = None, *, client: TrackingClient | None = None
+) -> pd.DataFrame:
     """Who moved which alias of a model, when, from which version to which, and why."""
-    return _registry().alias_history(name, alias)
+    return _registry(client, "alias_history").alias_history(name, alias)
 
 
-def delete_model_version(name: str, version: int) -> None:
+def delete_model_version(name: str, version: int, *, client: TrackingClient | None = None) -> None:
     """Hide a model version for good (refused while an alias points at it)."""
-    _registry().delete_model_version(name, version)
+    _registry(client, "delete_model_version").delete_model_version(name, version)
 
 
 def update_model(
-    name: str, *, description: str | None = None, tags: Mapping[str, Any] | None = None
+    name: str,
+    *,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    client: TrackingClient | None = None,
 ) -> RegisteredModel:
     """Set a model's description and/or add tags."""
-    return _registry().update_model(name, description=description, tags=tags)
+    return _registry(client, "update_model").update_model(name, description=description, tags=tags)
 
 
-def model_card(uri: str | ModelVersion) -> ModelCard:
+def model_card(model: str | ModelVersion, *, client: TrackingClient | None = None) -> ModelCard:
     """The model card of a version (notebook display, ``to_html()``, ``to_markdown()``)."""
-    return _registry().model_card(uri)
+    return _registry(client, "model_card").model_card(model)

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import _validation as v
-from workbench.entities import Run
+from workbench.entities import ModelVersion, NewModelVersion, RegisteredModel, Run
 from workbench.exceptions import (
     ArtifactIntegrityError,
     ArtifactNotFoundError,
     InvalidParameterError,
     UnsafeModelError,
 )
-from workbench.registry._entities import ModelVersion, NewModelVersion, RegisteredModel
 from workbench.registry._lineage import lineage_of, signature_from_training_input
 from workbench.registry._serializers import (
     Serializer,
@@ -35,21 +34,20 @@ from workbench.registry._serializers import (
     serializer_for,
     serializer_for_path,
 )
-from workbench.registry._signature import (
+from workbench.registry._uri import check_alias, check_model_name, parse_model_uri
+from workbench.signature import (
     ModelSignature,
     check_signature,
     infer_signature,
     make_input_example,
     signature_from_estimator,
 )
-from workbench.registry._uri import check_alias, check_model_name, parse_model_uri
 from workbench.tracking.run import ActiveRun
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.entities import ArtifactRef
-    from workbench.registry._entities import AliasEvent
+    from workbench.entities import AliasEvent, ArtifactRef
     from workbench.registry.card import ModelCard
     from workbench.tracking.client import TrackingClient
 
@@ -344,14 +342,14 @@ class ModelRegistry:
         return _MISSING
 
     # -- reading ----------------------------------------------------------------------------
-    def get_model_version(self, uri: str | ModelVersion) -> ModelVersion:
+    def get_model_version(self, model: str | ModelVersion) -> ModelVersion:
         """The version a URI names: ``"name"`` (latest), ``"name/3"``, ``"name@champion"``.
 
         ``models:/`` in front is accepted too. Raises ModelNotFoundError naming what exists.
         """
-        if isinstance(uri, ModelVersion):
-            return self.store.get_model_version(uri.name, uri.version)
-        ref = parse_model_uri(uri, "get_model_version")
+        if isinstance(model, ModelVersion):
+            return self.store.get_model_version(model.name, model.version)
+        ref = parse_model_uri(model, "get_model_version")
         version = ref.version
         if ref.alias is not None:
             version = self.store.get_model_alias(ref.name, ref.alias)
@@ -400,12 +398,12 @@ class ModelRegistry:
         base = list(rows[0]) if rows else ["name", "version", "aliases", "flavor", "run_id"]
         return pd.DataFrame(rows, columns=list(dict.fromkeys(base + [k for r in rows for k in r])))
 
-    def load_model(self, uri: str | ModelVersion, *, trusted: Any = False) -> Any:
+    def load_model(self, model: str | ModelVersion, *, trusted: Any = False) -> Any:
         """The model a URI names, ready to ``predict``; its file is integrity-checked first.
 
         Parameters
         ----------
-        uri
+        model
             ``"name"``, ``"name/3"``, ``"name@champion"`` (``models:/`` accepted), or a
             ModelVersion.
         trusted
@@ -421,7 +419,7 @@ class ModelRegistry:
             The file changed since it was registered.
         """
         trust = normalize_trusted(trusted, "load_model")
-        version = self.get_model_version(uri)
+        version = self.get_model_version(model)
         path = self.verified_model_file(version)
         return get_serializer(version.flavor).load(path, trusted=trust)
 
@@ -516,11 +514,11 @@ class ModelRegistry:
             tags=_check_tags(tags, caller),
         )
 
-    def model_card(self, uri: str | ModelVersion) -> ModelCard:
+    def model_card(self, model: str | ModelVersion) -> ModelCard:
         """The model card of a version: renders in a notebook, exports to HTML and Markdown."""
         from workbench.registry.card import ModelCard, gate_outcomes
 
-        version = self.get_model_version(uri)
+        version = self.get_model_version(model)
         return ModelCard(
             version=version,
             versions=tuple(self.store.list_model_versions(version.name)),
