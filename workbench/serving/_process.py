@@ -162,8 +162,6 @@ def _run_uvicorn(
 
 def serve(config: ServingConfig) -> int:
     """Run a server until SIGTERM/SIGINT; the exit code (3: the models could not be loaded)."""
-    import psutil
-
     from workbench.store._deployments_sql import DeploymentRecord
     from workbench.tracking.client import client_for
 
@@ -190,7 +188,6 @@ def serve(config: ServingConfig) -> int:
     port = sock.getsockname()[1]
     url = f"http://{url_host(config.host)}:{port}"
     client = client_for(config.store)
-    me = psutil.Process()
     record = DeploymentRecord(
         deployment_id=config.deployment_id,
         model_uri=config.model_uri,
@@ -198,14 +195,14 @@ def serve(config: ServingConfig) -> int:
         port=port,
         url=url,
         machine=socket.gethostname(),
-        pid=me.pid,
-        pid_started=me.create_time(),
+        pid=os.getpid(),
+        pid_started=_liveness.start_time(),
         status="running",
         started_at=_now(),
         policy=config.policy_dict(),
     )
     client.store.create_deployment(record)
-    info = {"port": port, "pid": me.pid, "url": url}
+    info = {"port": port, "pid": os.getpid(), "url": url}
     logger.info(
         "Deployment %s: serving %s at %s (%d worker(s)); POST %s/invocations",
         config.deployment_id,

@@ -246,10 +246,7 @@ def deploy(
     log_file = folder / f"{config.deployment_id}.log"
     ready_file.unlink(missing_ok=True)
     if not detach:
-        import psutil
-
-        me = psutil.Process()
-        config = config.replace(watch_pid=me.pid, watch_pid_started=me.create_time())
+        config = config.replace(watch_pid=os.getpid(), watch_pid_started=_liveness.start_time())
     config = config.replace(ready_file=str(ready_file))
     process = _spawn(config, None if _inherit_output else log_file, detach=detach)
     try:
