@@ -121,7 +121,7 @@ def test_files_are_accepted(tmp_path: Path) -> None:
 def test_model_uri_reference_is_the_training_data(store_dir: Path, tmp_path: Path) -> None:
     from sklearn.linear_model import LinearRegression
 
-    frame = pd.read_csv(Path(__file__).parents[2] / "data" / "seattle-weather.csv")
+    frame = pd.read_csv(Path(__file__).parents[2] / "workbench" / "data" / "seattle-weather.csv")
     train = tmp_path / "train.csv"
     frame.iloc[:1000].to_csv(train, index=False)
     features = ["precipitation", "temp_min", "wind"]

@@ -11,7 +11,7 @@ import workbench as wb
 from workbench.exceptions import InvalidParameterError
 from workbench.monitoring import drift_over_time, drift_report, plot_drift_over_time
 
-WEATHER = Path(__file__).parents[2] / "data" / "seattle-weather.csv"
+WEATHER = Path(__file__).parents[2] / "workbench" / "data" / "seattle-weather.csv"
 
 
 @pytest.fixture(scope="module")

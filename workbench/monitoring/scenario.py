@@ -8,7 +8,8 @@
     steps = mon.run(scenario.batches)         # 36 monthly windows, 2013-01 .. 2015-12
     mon.history()
 
-**The real drift.** ``data/seattle-weather.csv`` (daily weather 2012-2015, see data/README.md)
+**The real drift.** ``workbench/data/seattle-weather.csv`` (daily weather 2012-2015, shipped in
+the package; provenance and license in ``workbench/data/README.md``)
 labels each day ``sun``, ``rain``, ``fog``, ``drizzle`` or ``snow``. On 2013-04-01 the labelling
 changes: wet days, ``rain`` until March 2013 (156 of 177 wet days in 2012 and none labelled
 ``fog``), are ``fog`` from April (123 of 150 wet days in 2014, 2 ``rain``). The features hardly
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 from workbench import _validation as v
-from workbench.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
     from workbench.monitoring.loop import Monitor, MonitorPolicy
@@ -65,29 +66,19 @@ LABEL_CHANGE = pd.Timestamp("2013-04-01")
 FLOOR = 0.5
 #: What a retrained model must do on the held-out days to replace the champion.
 GATE = ("accuracy>=0.7", "accuracy>=champion+0.05")
-_DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "seattle-weather.csv"
 
 
 def load_seattle_weather(path: str | Path | None = None) -> pd.DataFrame:
     """Daily Seattle weather 2012-2015 (1,461 rows, ``date`` parsed), time-ordered.
 
-    Read from ``path``, else the repository's ``data/seattle-weather.csv``, else the copy the
-    ``vega_datasets`` package ships (the same file).
+    Read from ``path``, else from the copy shipped in the package
+    (``workbench/data/seattle-weather.csv``, so an installed wheel needs no source checkout).
     """
-    source = Path(path) if path is not None else _DATA_FILE
-    if source.is_file():
-        frame = pd.read_csv(source)
-    elif path is None:
-        try:
-            from vega_datasets import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
-                local_data,
-            )
-        except ImportError:
-            raise InvalidParameterError(
-                f"The Seattle weather data is neither at {_DATA_FILE} (a source checkout) nor "
-                "installed: `pip install vega_datasets`, or pass path=."
-            ) from None
-        frame = local_data.seattle_weather()
+    if path is None:
+        with resources.files("workbench").joinpath("data", "seattle-weather.csv").open("rb") as f:
+            frame = pd.read_csv(f)
+    elif Path(path).is_file():
+        frame = pd.read_csv(path)
     else:
         raise v.fail("path", "load_seattle_weather", "an existing CSV file", str(path))
     frame[TIME_COLUMN] = pd.to_datetime(frame[TIME_COLUMN])
