@@ -18,7 +18,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import workbench as wb
 from workbench.exceptions import SignatureMismatchError
 from workbench.registry import ModelSignature, infer_signature
-from workbench.registry._signature import (
+from workbench.signature import (
     example_data,
     make_input_example,
     signature_from_estimator,

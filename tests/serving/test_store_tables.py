@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 import workbench as wb
+from workbench.entities import DeploymentRecord
 from workbench.exceptions import ConflictError, NotFoundError
 from workbench.store import DuckDBStore, _schema
-from workbench.store._deployments_sql import DeploymentRecord
 
 
 def _record(deployment_id: str, pid: int, started: float) -> DeploymentRecord:

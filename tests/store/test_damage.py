@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import workbench as wb
 from workbench.store import _ingester
-from workbench.store._batch import METRIC_SCHEMA, Batch
 from workbench.store._spool import HEADER, MAGIC, Spool, scan
+from workbench.store.batch import METRIC_SCHEMA, Batch
 
 DEAD_PID = 4_194_303  # above Linux's pid_max: never a live process
 

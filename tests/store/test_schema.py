@@ -71,8 +71,8 @@ def test_journal_torn_by_a_killed_writer(tmp_path: Path) -> None:
     """A writer killed mid-write leaves a torn record: complete ones are kept, the file retired."""
     import socket
 
-    from workbench.store._batch import Batch
     from workbench.store._spool import HEADER, MAGIC
+    from workbench.store.batch import Batch
 
     store = DuckDBStore(tmp_path)
     batch = Batch()
@@ -167,8 +167,8 @@ def test_record_appended_just_before_its_writer_dies_is_kept(
     import zlib
 
     from workbench.store import _spool
-    from workbench.store._batch import Batch
     from workbench.store._spool import HEADER, MAGIC
+    from workbench.store.batch import Batch
 
     def record(name: str) -> bytes:
         batch = Batch()

@@ -17,6 +17,7 @@ This package never imports a UI library.
 
 from __future__ import annotations
 
+from workbench.entities import AliasEvent, ModelVersion, RegisteredModel
 from workbench.registry._api import (
     alias_history,
     delete_alias,
@@ -31,7 +32,6 @@ from workbench.registry._api import (
     set_alias,
     update_model,
 )
-from workbench.registry._entities import AliasEvent, ModelVersion, RegisteredModel
 from workbench.registry._models import ModelRegistry
 from workbench.registry._serializers import (
     PickleSerializer,
@@ -41,9 +41,9 @@ from workbench.registry._serializers import (
     list_serializers,
     register_serializer,
 )
-from workbench.registry._signature import ColumnSpec, ModelSignature, infer_signature
 from workbench.registry._uri import ModelRef, parse_model_uri
 from workbench.registry.card import GateOutcome, ModelCard, register_gate_provider
+from workbench.signature import ColumnSpec, ModelSignature, infer_signature
 
 __all__ = [
     "AliasEvent",

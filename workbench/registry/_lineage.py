@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from workbench.registry._signature import ColumnSpec, ModelSignature, kind_of
+from workbench.signature import ColumnSpec, ModelSignature, kind_of
 
 if TYPE_CHECKING:
     from workbench.entities import Run

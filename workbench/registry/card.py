@@ -21,8 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
+from workbench.entities import AliasEvent, ModelVersion, thaw
 from workbench.exceptions import InvalidParameterError
-from workbench.registry._entities import AliasEvent, ModelVersion, thaw
 
 __all__ = [
     "CardSection",

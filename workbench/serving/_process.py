@@ -162,7 +162,7 @@ def _run_uvicorn(
 
 def serve(config: ServingConfig) -> int:
     """Run a server until SIGTERM/SIGINT; the exit code (3: the models could not be loaded)."""
-    from workbench.store._deployments_sql import DeploymentRecord
+    from workbench.entities import DeploymentRecord
     from workbench.tracking.client import client_for
 
     _configure_logging(config.log_level)

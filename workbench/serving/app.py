@@ -43,9 +43,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from workbench._version import __version__
+from workbench.entities import thaw
 from workbench.exceptions import WorkbenchError
 from workbench.registry import parse_model_uri
-from workbench.registry._entities import thaw
 from workbench.serving._batching import Batcher
 from workbench.serving._errors import (
     ClientDisconnectedError,

@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     import httpx
     import pandas as pd
 
+    from workbench.entities import DeploymentRecord
     from workbench.store import Store
-    from workbench.store._deployments_sql import DeploymentRecord
 
 __all__ = [
     "Deployment",

@@ -1,4 +1,9 @@
-"""Storage: the ``Store`` interface, the default DuckDB backend, and ``get_store``."""
+"""Storage: the ``Store`` interface, the default DuckDB backend, and ``get_store``.
+
+A backend implements :class:`Store` (``workbench.store.base``) over the public entities of
+:mod:`workbench.entities` and :class:`Batch` (``workbench.store.batch``); docs/store.md has the
+guide, :mod:`workbench.testing` the conformance suites.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from workbench._validation import fail
 from workbench.store._location import local_location
 from workbench.store.artifacts import ArtifactStore
 from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, Store, StoreHealth
+from workbench.store.batch import Batch
 from workbench.store.duckdb import DuckDBStore
 
 __all__ = [
     "ArtifactStore",
+    "Batch",
     "DamageRecord",
     "DuckDBStore",
     "ProcessInfo",

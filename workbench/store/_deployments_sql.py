@@ -12,19 +12,16 @@ import dataclasses
 import datetime as dt
 import json
 import socket
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import duckdb
 
 from workbench._liveness import process_alive
+from workbench.entities import DEPLOYMENT_STATES, DeploymentRecord
 from workbench.exceptions import ConflictError, NotFoundError
 
 __all__ = [
-    "DEPLOYMENT_STATES",
-    "DeploymentRecord",
     "deployment_alive",
     "get_deployment",
     "insert_deployment",
@@ -32,48 +29,10 @@ __all__ = [
     "set_deployment_status",
 ]
 
-#: ``running`` (its process is alive), ``stopped`` (stopped cleanly), ``failed`` (could not
-#: load its models), ``dead`` (its process ended without stopping it: killed or crashed).
-DEPLOYMENT_STATES = ("running", "stopped", "failed", "dead")
-
 _COLUMNS = (
     "deployment_id, model_uri, host, port, url, machine, pid, pid_started, status, "
     "started_at, stopped_at, policy"
 )
-
-
-@dataclass(frozen=True)
-class DeploymentRecord:
-    """What the store keeps about one deployment (a server process serving a model URI)."""
-
-    deployment_id: str
-    model_uri: str
-    host: str
-    port: int
-    url: str
-    machine: str
-    pid: int
-    pid_started: float
-    status: str
-    started_at: dt.datetime
-    stopped_at: dt.datetime | None = None
-    policy: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable form (times as ISO strings)."""
-        return {
-            "deployment_id": self.deployment_id,
-            "model_uri": self.model_uri,
-            "status": self.status,
-            "url": self.url,
-            "host": self.host,
-            "port": self.port,
-            "machine": self.machine,
-            "pid": self.pid,
-            "started_at": self.started_at.isoformat(),
-            "stopped_at": None if self.stopped_at is None else self.stopped_at.isoformat(),
-            "policy": json.loads(json.dumps(dict(self.policy), default=str)),
-        }
 
 
 def deployment_alive(machine: str, pid: int, pid_started: float) -> bool:

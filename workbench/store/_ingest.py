@@ -22,8 +22,8 @@ import duckdb
 import pyarrow as pa
 
 from workbench._liveness import process_alive
-from workbench.store._batch import RECORD_KINDS, Batch
 from workbench.store._spool import SEALED, Damage, Spool, journal_owner
+from workbench.store.batch import RECORD_KINDS, Batch
 
 logger = logging.getLogger("workbench.store")
 

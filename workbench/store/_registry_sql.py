@@ -11,19 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
+from workbench.entities import (
+    AliasEvent,
+    ModelVersion,
+    NewModelVersion,
+    RegisteredModel,
+    freeze,
+    thaw,
+)
 from workbench.exceptions import ConflictError, ModelNotFoundError, RunNotFoundError
-
-if TYPE_CHECKING:
-    from workbench.registry._entities import (
-        AliasEvent,
-        ModelVersion,
-        NewModelVersion,
-        RegisteredModel,
-    )
+from workbench.signature import ModelSignature
 
 __all__ = [
     "alias_history",
@@ -52,8 +53,6 @@ def _load(text: str | None) -> Any:
 
 
 def _dump(value: Any) -> str | None:
-    from workbench.registry._entities import thaw
-
     return None if value is None else json.dumps(thaw(value), default=str)
 
 
@@ -111,9 +110,6 @@ def _aliases_by_version(con: duckdb.DuckDBPyConnection, name: str) -> dict[int, 
 
 
 def _version_from_row(row: tuple[Any, ...], aliases: tuple[str, ...]) -> ModelVersion:
-    from workbench.registry._entities import ModelVersion, freeze
-    from workbench.registry._signature import ModelSignature
-
     (name, version, run_id, digest, flavor, signature, example, description, tags, created_at,
      lineage, artifact_path, created_by) = row  # fmt: skip
     signature_data = _load(signature)
@@ -195,8 +191,6 @@ def alias_target(con: duckdb.DuckDBPyConnection, name: str, alias: str) -> int:
 
 def list_models(con: duckdb.DuckDBPyConnection) -> list[RegisteredModel]:
     """Every registered model, by name."""
-    from workbench.registry._entities import RegisteredModel, freeze
-
     aliases: dict[str, dict[str, int]] = {}
     for name, alias, version in con.execute(
         "SELECT name, alias, version FROM wb_aliases ORDER BY name, alias"
@@ -350,8 +344,6 @@ def _append(
     now: dt.datetime,
 ) -> AliasEvent:
     """Point the alias at ``versions[1]`` (None: remove it) and append the history entry."""
-    from workbench.registry._entities import AliasEvent
-
     before, after = versions
     with _Transaction(con):
         if after is None:
@@ -463,8 +455,6 @@ def alias_history(
     con: duckdb.DuckDBPyConnection, name: str, alias: str | None = None
 ) -> list[AliasEvent]:
     """The alias history of a model (one alias, or all), oldest first."""
-    from workbench.registry._entities import AliasEvent
-
     _require_model(con, name)
     rows = con.execute(
         """SELECT seq, name, alias, action, from_version, to_version, actor, reason, changed_at

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench._liveness import process_alive
-from workbench.store._batch import Batch
+from workbench.store.batch import Batch
 
 logger = logging.getLogger("workbench.store")
 

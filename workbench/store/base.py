@@ -34,16 +34,18 @@ from workbench import _liveness
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.entities import Dataset, Experiment, Run
-    from workbench.registry._entities import (
+    from workbench.entities import (
         AliasEvent,
+        Dataset,
+        DeploymentRecord,
+        Experiment,
         ModelVersion,
         NewModelVersion,
         RegisteredModel,
+        Run,
     )
-    from workbench.store._batch import Batch
-    from workbench.store._deployments_sql import DeploymentRecord
     from workbench.store.artifacts import ArtifactStore
+    from workbench.store.batch import Batch
 
 __all__ = ["DamageRecord", "ProcessInfo", "RunSearch", "Store", "StoreHealth"]
 

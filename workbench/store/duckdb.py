@@ -65,15 +65,17 @@ from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, Store, St
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.entities import Dataset, Experiment, Run
-    from workbench.registry._entities import (
+    from workbench.entities import (
         AliasEvent,
+        Dataset,
+        DeploymentRecord,
+        Experiment,
         ModelVersion,
         NewModelVersion,
         RegisteredModel,
+        Run,
     )
-    from workbench.store._batch import Batch
-    from workbench.store._deployments_sql import DeploymentRecord
+    from workbench.store.batch import Batch
 
 __all__ = ["DuckDBStore"]
 

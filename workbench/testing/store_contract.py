@@ -25,8 +25,8 @@ from workbench.exceptions import (
     InvalidParameterError,
     RunNotFoundError,
 )
-from workbench.store._batch import Batch
 from workbench.store.base import RunSearch, Store
+from workbench.store.batch import Batch
 from workbench.tracking.client import TrackingClient
 
 __all__ = ["StoreContract"]

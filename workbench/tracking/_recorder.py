@@ -29,8 +29,8 @@ import pyarrow as pa
 
 from workbench import _threads
 from workbench.exceptions import StoreError
-from workbench.store._batch import METRIC_SCHEMA, RECORD_KINDS, Batch
 from workbench.store.base import ProcessInfo, Store
+from workbench.store.batch import METRIC_SCHEMA, RECORD_KINDS, Batch
 
 logger = logging.getLogger("workbench.tracking")
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from workbench import _validation as v
 from workbench.exceptions import ConflictError, NoActiveRunError, RunNotActiveError
-from workbench.store._batch import METRIC_SCHEMA, Batch
+from workbench.store.batch import METRIC_SCHEMA, Batch
 
 if TYPE_CHECKING:
     import pandas as pd

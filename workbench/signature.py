@@ -6,6 +6,11 @@ declares (:func:`signature_from_estimator`). The serving layer calls :meth:`Mode
 (every problem, as a list of sentences) or :meth:`ModelSignature.conform` (the data cast to the
 training dtypes, in training column order, or :class:`~workbench.SignatureMismatchError`).
 
+This module sits at the bottom of the package (it needs numpy, pandas and
+:mod:`workbench.exceptions` only), so stores can read and write signatures;
+:mod:`workbench.registry` re-exports :class:`ModelSignature`, :class:`ColumnSpec` and
+:func:`infer_signature`.
+
 Column kinds, from the dtype: ``integer``, ``float``, ``boolean``, ``string``, ``datetime``,
 ``category``, ``object`` (anything else; not type-checked).
 """
