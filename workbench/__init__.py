@@ -28,7 +28,6 @@ from workbench.compare import (
     plot_parallel_coordinates,
     plot_param_vs_metric,
 )
-from workbench.config import set_store
 from workbench.entities import ArtifactRef, Dataset, DatasetInput, Experiment, Run, RunStatus
 from workbench.exceptions import (
     ArtifactIntegrityError,
@@ -111,13 +110,14 @@ from workbench.serving import (
     read_request_log,
     stop_deployment,
 )
-from workbench.store import DuckDBStore, Store, get_store
+from workbench.store import DuckDBStore, Store, get_store, set_store
 from workbench.sweeps import Sweep, list_sweeps, load_sweep, sweep, trial_run
 from workbench.tracking.autolog import autolog
 from workbench.tracking.fluent import (
     active_run,
     artifact_path,
     close,
+    count_runs,
     create_experiment,
     delete_experiment,
     delete_run,
@@ -220,6 +220,7 @@ __all__ = [
     "close",
     "compare",
     "connect",
+    "count_runs",
     "create_experiment",
     "delete_alias",
     "delete_experiment",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from workbench.exceptions import InvalidParameterError, NotFoundError, RunNotFoundError
-from workbench.store import _deployments_sql, _read, _registry_sql
+from workbench.store import _deployments_sql, _read, _registry_sql, _search
 from workbench.store._schema import PUBLIC_VIEWS
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def get_run(con: duckdb.DuckDBPyConnection, run_id: str) -> Run:
 
 
 def search_runs(con: duckdb.DuckDBPyConnection, search: RunSearch) -> pd.DataFrame:
-    return _read.search_runs(con, search)
+    return _search.search_runs(con, search)
 
 
 def get_metric_history(

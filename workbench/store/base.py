@@ -26,8 +26,8 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from workbench import _liveness
 
@@ -105,7 +105,50 @@ class StoreHealth:
 
 @dataclass(frozen=True)
 class RunSearch:
-    """What ``search_runs`` asks a store for (already validated)."""
+    """What ``search_runs`` asks a store for (already validated by the client).
+
+    The one query over runs: ``workbench.search_runs``, the Panel runs browser and the
+    JupyterLab sidebar all page, sort and filter through it.
+
+    Attributes
+    ----------
+    experiments
+        Experiment names to search (None: all).
+    filter, order_by
+        Text in the filter language (docs/filter.md). Every order_by item sorts with nulls
+        last in either direction; ties are broken newest first, then by run id.
+    max_results, offset
+        The page: skip ``offset`` matching rows, return at most ``max_results`` (None: all;
+        0: none, only the total).
+    include_deleted
+        Also soft-deleted runs and runs of soft-deleted experiments.
+    metric_stats
+        The summaries of each metric to return (``latest``, ``min``, ``max``, ``count``).
+    columns
+        The ``params.<key>``, ``metrics.<key>`` and ``tags.<key>`` columns to return, in this
+        order and whether or not any run has them (None: every key the returned runs have).
+        Run attributes (``run_id``, ``name``, ...) always come first.
+    group_nested
+        Page over trees instead of runs: a top-level run is on the pages when it or one of its
+        descendants matches, followed by its matching descendants (at most ``max_children``);
+        adds the columns ``depth`` (0 for top-level runs) and ``children`` (matching
+        descendants of a top-level run). Trees sort by their best matching run.
+    """
+
+    #: The run attributes every result starts with, in this order.
+    RUN_COLUMNS: ClassVar[tuple[str, ...]] = (
+        "run_id",
+        "name",
+        "experiment",
+        "status",
+        "start_time",
+        "end_time",
+        "duration_s",
+        "parent_id",
+        "error",
+    )
+    #: The columns ``group_nested`` adds after them.
+    TREE_COLUMNS: ClassVar[tuple[str, ...]] = ("depth", "children")
 
     experiments: tuple[str, ...] | None = None
     filter: str | None = None
@@ -114,10 +157,38 @@ class RunSearch:
     offset: int = 0
     include_deleted: bool = False
     metric_stats: tuple[str, ...] = ("latest",)
+    columns: tuple[str, ...] | None = None
+    group_nested: bool = False
+    max_children: int = 50
 
 
 class Store(abc.ABC):
-    """Where runs, metrics, datasets and artifacts live (the module docstring has the contract)."""
+    """Where runs, metrics, datasets, models and deployments live: what a backend implements.
+
+    The module docstring has the contract. A backend implements the 30 abstract members below
+    (29 methods and the ``artifacts`` property), in five groups:
+
+    * **writes and processes** (5): ``write_batch``, ``sync``, ``heartbeat``, ``retire``,
+      ``artifacts``;
+    * **experiments and soft deletion** (5): ``create_experiment``, ``list_experiments``,
+      ``rename_experiment``, ``set_experiment_deleted``, ``set_run_deleted``;
+    * **reads** (5): ``get_run``, ``search_runs``, ``get_metric_history``, ``get_dataset``,
+      ``sql``;
+    * **registry** (11, synchronous): ``create_model_version``, ``get_model_version``,
+      ``get_model_alias``, ``list_models``, ``list_model_versions``, ``update_model``,
+      ``delete_model_version``, ``set_model_alias``, ``delete_model_alias``,
+      ``rollback_model_alias``, ``get_alias_history``;
+    * **deployments** (4, synchronous): ``create_deployment``, ``set_deployment_status``,
+      ``list_deployments``, ``get_deployment``.
+
+    The concrete methods (``get_experiment``, ``doctor``, ``close``, ...) are derived from those
+    or optional. Arguments and results are the public entities of
+    :mod:`workbench.entities`, :class:`~workbench.store.batch.Batch` and :class:`RunSearch`; a
+    backend imports nothing else from workbench but :mod:`workbench.exceptions` and
+    :mod:`workbench.store.artifacts`. docs/store.md ("Writing a store backend") is the guide;
+    :class:`workbench.testing.StoreContract` and
+    :class:`workbench.testing.RegistryContract` are the conformance suites.
+    """
 
     #: Human-readable location (a path or ``:memory:``).
     location: str
@@ -175,7 +246,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def search_runs(self, search: RunSearch) -> pd.DataFrame:
-        """Runs matching ``search`` as a wide DataFrame (params.*, metrics.*, tags.* columns)."""
+        """Runs matching ``search`` as a wide DataFrame (params.*, metrics.*, tags.* columns).
+
+        The frame's ``attrs["total"]`` is the number of matching runs (of trees, with
+        ``group_nested``) before ``offset`` and ``max_results``; see :class:`RunSearch`.
+        """
 
     @abc.abstractmethod
     def get_metric_history(
@@ -282,6 +357,11 @@ class Store(abc.ABC):
             f"No experiment named {name_or_id!r}. Existing experiments: {names}. "
             "Runs create their experiment on first use: start_run(experiment=...)."
         )
+
+    def count_runs(self, search: RunSearch) -> int:
+        """How many runs (trees, with ``group_nested``) match, whatever the page asked."""
+        counted = self.search_runs(replace(search, max_results=0, offset=0, columns=()))
+        return int(counted.attrs["total"])
 
     def doctor(self) -> StoreHealth:
         """A health check: journals waiting, damage found (stores without journals: none)."""

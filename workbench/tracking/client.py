@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import _validation as v
-from workbench.config import flush_interval, resolve_store_location
+from workbench.config import flush_interval, local_location
 from workbench.exceptions import ArtifactNotFoundError, ConflictError, ReadOnlyStoreError
-from workbench.store import RunSearch, Store, StoreHealth, get_store
-from workbench.store._location import local_location
+from workbench.store import RunSearch, Store, StoreHealth, get_store, resolve_store_location
 from workbench.tracking import context as run_context
 from workbench.tracking._recorder import Recorder
 from workbench.tracking.run import PLOTLY_MEDIA_TYPE, ActiveRun, _now_us, active_run, new_run_id
@@ -267,10 +266,17 @@ class TrackingClient:
         max_results: int | None = DEFAULT_MAX_RESULTS,
         *,
         offset: int = 0,
+        columns: Sequence[str] | None = None,
         include_deleted: bool = False,
         metric_stats: Sequence[str] = ("latest",),
+        group_nested: bool = False,
+        max_children: int = 50,
     ) -> pd.DataFrame:
         """Runs as a DataFrame: one row per run; ``params.*``, ``metrics.*``, ``tags.*`` columns.
+
+        The one query over runs: the runs browser and the JupyterLab sidebar page through it
+        too. ``frame.attrs["total"]`` is the number of matching runs before ``offset`` and
+        ``max_results`` (the same as :meth:`count_runs`), for paging.
 
         Parameters
         ----------
@@ -282,16 +288,90 @@ class TrackingClient:
             IS [NOT] NULL, ``min(metrics.x)``/``max(metrics.x)``; params compare numerically
             with numbers.
         order_by
-            e.g. ``["metrics.auc DESC", "start_time"]``; newest first by default.
+            ``"<field> [ASC|DESC]"`` items, e.g. ``["metrics.auc DESC", "params.lr",
+            "start_time"]`` (a field is ``params.<key>``, ``metrics.<key>``, ``tags.<key>``,
+            ``min(metrics.<key>)``, ``max(metrics.<key>)`` or an attribute such as
+            ``start_time``); runs without the value come last in either direction. Ties,
+            and no order_by, sort newest first.
         max_results
             At most this many rows (``None``: all).
         offset
             Skip this many matching rows first (paging: ``offset=page * page_size``).
+        columns
+            Only these ``params.<key>``, ``metrics.<key>`` and ``tags.<key>`` columns, in this
+            order (all-None when no run has the key), e.g. ``["metrics.auc", "params.lr"]``:
+            a page reads only what it shows. Default: every key the returned runs have. The
+            run attributes (``run_id``, ``name``, ``experiment``, ``status``, ``start_time``,
+            ``end_time``, ``duration_s``, ``parent_id``, ``error``) always come first.
         metric_stats
             Which summaries of each metric to add: ``latest`` (column ``metrics.x``), ``min``,
             ``max``, ``count`` (columns ``min(metrics.x)``, ...).
+        group_nested
+            Page over trees of nested runs: each top-level run that matches, or has a
+            matching descendant, followed by its matching descendants (at most
+            ``max_children``), depth first; ``max_results``, ``offset`` and the total count
+            trees. Adds the columns ``depth`` (0 for a top-level run) and ``children`` (the
+            matching descendants of a top-level run). Trees sort by their best matching run
+            (a sweep by its best trial).
+
+        Raises
+        ------
+        FilterSyntaxError
+            When ``filter`` or ``order_by`` is not valid; the message names the bad part.
+        InvalidParameterError
+            For any other bad argument.
         """
-        caller = "search_runs"
+        search = self._run_search(
+            "search_runs",
+            experiment,
+            filter,
+            order_by,
+            include_deleted,
+            group_nested,
+            max_results=max_results,
+            offset=offset,
+            columns=columns,
+            metric_stats=metric_stats,
+            max_children=max_children,
+        )
+        self._recorder.flush_before_read()
+        return self.store.search_runs(search)
+
+    def count_runs(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        filter: str | None = None,  # noqa: A002 - the word of search_runs
+        *,
+        include_deleted: bool = False,
+        group_nested: bool = False,
+    ) -> int:
+        """How many runs :meth:`search_runs` finds with the same arguments (without paging).
+
+        With ``group_nested``, the number of trees (top-level runs that match or have a
+        matching descendant).
+        """
+        search = self._run_search(
+            "count_runs", experiment, filter, None, include_deleted, group_nested
+        )
+        self._recorder.flush_before_read()
+        return self.store.count_runs(search)
+
+    @staticmethod
+    def _run_search(
+        caller: str,
+        experiment: Any,
+        filter: Any,  # noqa: A002
+        order_by: Any,
+        include_deleted: Any,
+        group_nested: Any,
+        *,
+        max_results: Any = None,
+        offset: Any = 0,
+        columns: Any = None,
+        metric_stats: Any = ("latest",),
+        max_children: Any = 50,
+    ) -> RunSearch:
+        """The checked request of :meth:`search_runs` and :meth:`count_runs`."""
         experiments: tuple[str, ...] | None
         if experiment is None:
             experiments = None
@@ -305,26 +385,29 @@ class TrackingClient:
             raise v.fail("filter", caller, "a filter string or None", filter)
         orders = (order_by,) if isinstance(order_by, str) else tuple(order_by or ())
         if not all(isinstance(o, str) for o in orders):
-            raise v.fail("order_by", caller, "a string or a list of strings", order_by)
+            raise v.fail(
+                "order_by", caller, "a string or a list of '<field> [ASC|DESC]' strings", order_by
+            )
         v.check_positive_int(max_results, caller, name="max_results", allow_none=True)
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise v.fail("offset", caller, "an int >= 0", offset)
+        v.check_positive_int(max_children, caller, name="max_children")
         stats = tuple(metric_stats)
         if not stats or any(s not in METRIC_STATS for s in stats):
             raise v.fail(
                 "metric_stats", caller, f"a non-empty subset of {METRIC_STATS}", metric_stats
             )
-        self._recorder.flush_before_read()
-        return self.store.search_runs(
-            RunSearch(
-                experiments=experiments,
-                filter=filter,
-                order_by=orders,
-                max_results=max_results,
-                offset=offset,
-                include_deleted=bool(include_deleted),
-                metric_stats=stats,
-            )
+        return RunSearch(
+            experiments=experiments,
+            filter=filter,
+            order_by=orders,
+            max_results=max_results,
+            offset=offset,
+            include_deleted=bool(include_deleted),
+            metric_stats=stats,
+            columns=_checked_columns(columns, caller),
+            group_nested=bool(group_nested),
+            max_children=max_children,
         )
 
     def get_metric_history(
@@ -488,3 +571,22 @@ def resolve_client(client: TrackingClient | None, caller: str) -> TrackingClient
 #: The class :func:`client_for` builds: :class:`workbench.Workbench` once :mod:`workbench.client`
 #: is imported (importing :mod:`workbench` does that). Kept here so lower layers never import up.
 client_class: type[TrackingClient] = TrackingClient
+
+
+def _checked_columns(columns: Any, caller: str) -> tuple[str, ...] | None:
+    """``columns`` of ``search_runs`` as a tuple; run attributes are allowed (always returned)."""
+    if columns is None:
+        return None
+    names = (columns,) if isinstance(columns, str) else columns
+    expected = (
+        "a list of 'params.<key>', 'metrics.<key>' or 'tags.<key>' names (run attributes "
+        "such as 'name' are always returned), or None for every key"
+    )
+    if not isinstance(names, Sequence):
+        raise v.fail("columns", caller, expected, columns)
+    attributes = RunSearch.RUN_COLUMNS + RunSearch.TREE_COLUMNS
+    for name in names:
+        kind, dot, key = name.partition(".") if isinstance(name, str) else ("", "", "")
+        if name not in attributes and not (kind in ("params", "metrics", "tags") and dot and key):
+            raise v.fail("columns", caller, expected, name)
+    return tuple(names)

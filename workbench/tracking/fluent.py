@@ -25,6 +25,7 @@ __all__ = [
     "ActiveRun",
     "active_run",
     "close",
+    "count_runs",
     "create_experiment",
     "delete_experiment",
     "delete_run",
@@ -163,8 +164,11 @@ def search_runs(
     max_results: int | None = 100_000,
     *,
     offset: int = 0,
+    columns: Sequence[str] | None = None,
     include_deleted: bool = False,
     metric_stats: Sequence[str] = ("latest",),
+    group_nested: bool = False,
+    max_children: int = 50,
 ) -> pd.DataFrame:
     """Search runs; see :meth:`workbench.Workbench.search_runs`."""
     return client_for().search_runs(
@@ -173,8 +177,24 @@ def search_runs(
         order_by,
         max_results,
         offset=offset,
+        columns=columns,
         include_deleted=include_deleted,
         metric_stats=metric_stats,
+        group_nested=group_nested,
+        max_children=max_children,
+    )
+
+
+def count_runs(
+    experiment: str | Sequence[str] | None = None,
+    filter: str | None = None,  # noqa: A002
+    *,
+    include_deleted: bool = False,
+    group_nested: bool = False,
+) -> int:
+    """Count the runs ``search_runs`` finds; see :meth:`workbench.Workbench.count_runs`."""
+    return client_for().count_runs(
+        experiment, filter, include_deleted=include_deleted, group_nested=group_nested
     )
 
 
