@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import panel as pn
+import param
 
 if TYPE_CHECKING:
     from workbench.client import Workbench
@@ -283,3 +284,40 @@ def figure_pane(build: Callable[[], Any], what: str, **kwargs: Any) -> Any:
         return message(f"Could not draw {what}: {error_text(exc)}", kind="warning")
     kwargs.setdefault("sizing_mode", "stretch_width")
     return pn.pane.Plotly(figure, **kwargs)
+
+
+class LiveViewer(pn.viewable.Viewer):
+    """A widget that re-reads itself (``refresh()``) every ``refresh_s`` seconds while ``live``.
+
+    The one live-refresh callback of the widgets: subclasses redeclare ``live`` and
+    ``refresh_s`` with their own defaults, implement ``refresh``, and call :meth:`start_live`
+    from ``__panel__`` (a periodic callback belongs to the document that shows the widget).
+    Turning ``live`` off, or changing ``refresh_s``, stops the running callback.
+    """
+
+    live = param.Boolean(default=False, doc="Re-read periodically while displayed.")
+    refresh_s = param.Number(default=2.0, bounds=(0.2, None), doc="Live refresh period (s).")
+
+    _callback: Any = None  # the running pn.state periodic callback, if any
+
+    def refresh(self) -> Any:
+        """Read what the widget shows again."""
+        raise NotImplementedError
+
+    def start_live(self) -> None:
+        """Start the periodic re-read if ``live`` is on and it is not running yet."""
+        if self.live and self._callback is None:
+            self._on_live()
+
+    @param.depends("live", "refresh_s", watch=True)
+    def _on_live(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+        if self.live:
+            self._callback = pn.state.add_periodic_callback(
+                self._tick, period=int(self.refresh_s * 1000)
+            )
+
+    def _tick(self) -> None:
+        self.refresh()

@@ -18,7 +18,14 @@ import pandas as pd
 import panel as pn
 import param
 
-from workbench.ui._common import error_text, figure_pane, get_client, message, not_available
+from workbench.ui._common import (
+    LiveViewer,
+    error_text,
+    figure_pane,
+    get_client,
+    message,
+    not_available,
+)
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -179,7 +186,7 @@ def _traffic_figure(traffic: Mapping[str, float]) -> go.Figure:
     return fig
 
 
-class DeploymentView(pn.viewable.Viewer):
+class DeploymentView(LiveViewer):
     """A deployment: status, URL, the model versions it serves with their traffic, latency.
 
     Parameters
@@ -200,7 +207,6 @@ class DeploymentView(pn.viewable.Viewer):
     ) -> None:
         self._client = client
         super().__init__(deployment=deployment, **params)
-        self._callback: Any = None
         self._layout = pn.Column(sizing_mode="stretch_width", css_classes=["wb-deployment-view"])
         self.refresh()
 
@@ -261,17 +267,6 @@ class DeploymentView(pn.viewable.Viewer):
     def _on_deployment(self) -> None:
         self.refresh()
 
-    @param.depends("live", "refresh_s", watch=True)
-    def _on_live(self) -> None:
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
-        if self.live:
-            self._callback = pn.state.add_periodic_callback(
-                self.refresh, period=int(self.refresh_s * 1000)
-            )
-
     def __panel__(self) -> pn.Column:
-        if self.live and self._callback is None:
-            self._on_live()
+        self.start_live()
         return self._layout

@@ -10,7 +10,7 @@ import param
 
 from workbench.exceptions import WorkbenchError
 from workbench.ui import _runs_query as q
-from workbench.ui._common import display_frame, get_client, message
+from workbench.ui._common import LiveViewer, display_frame, get_client, message
 
 if TYPE_CHECKING:
     from workbench.client import Workbench
@@ -30,7 +30,7 @@ with wb.start_run(experiment="demo") as run:
 """
 
 
-class RunsBrowser(pn.viewable.Viewer):
+class RunsBrowser(LiveViewer):
     """Browse the runs of a store: paging, sorting and filtering happen in the store.
 
     Filter and order with the workbench filter language (docs/filter.md), choose columns among
@@ -75,7 +75,6 @@ class RunsBrowser(pn.viewable.Viewer):
         self._client = get_client(client)
         self._page: q.RunsPage | None = None
         self._updating = False
-        self._callback: Any = None
         self._layout: pn.Column | None = None
         self._available: dict[str, list[str]] = {}
         self._available_for: str | None = None
@@ -337,28 +336,14 @@ class RunsBrowser(pn.viewable.Viewer):
         self.selected = []
         self.load()
 
-    def _tick(self) -> None:
-        self.refresh()
-
     @param.depends("read_only", watch=True)
     def _on_read_only(self) -> None:
         self._delete.visible = not self.read_only
 
-    @param.depends("live", "refresh_s", watch=True)
-    def _on_live(self) -> None:
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
-        if self.live:
-            self._callback = pn.state.add_periodic_callback(
-                self._tick, period=int(self.refresh_s * 1000)
-            )
-
     # -- layout -----------------------------------------------------------------------------
     def __panel__(self) -> pn.Column:
         if self._layout is None:
-            if self.live and self._callback is None:
-                self._on_live()
+            self.start_live()
             self._layout = pn.Column(
                 pn.Row(self._experiment, self._filter, self._order, sizing_mode="stretch_width"),
                 pn.Row(

@@ -9,7 +9,7 @@ import panel as pn
 import param
 
 from workbench.exceptions import WorkbenchError
-from workbench.ui._common import error_text, figure_pane, get_client, message, table
+from workbench.ui._common import LiveViewer, error_text, figure_pane, get_client, message, table
 
 if TYPE_CHECKING:
     from workbench.client import Workbench
@@ -25,7 +25,7 @@ _FIGURES = (
 )
 
 
-class SweepView(pn.viewable.Viewer):
+class SweepView(LiveViewer):
     """Follow a sweep: trial counts, best value, figures and the table of trial runs.
 
     With ``live`` (the default) the view re-reads the sweep every ``refresh_s`` seconds while
@@ -52,7 +52,6 @@ class SweepView(pn.viewable.Viewer):
             sweep = self._load(sweep)
         super().__init__(sweep=sweep, **params)
         self._signature: Any = None
-        self._callback: Any = None
         self._layout = pn.Column(sizing_mode="stretch_width", css_classes=["wb-sweep-view"])
         self.refresh(force=True)
 
@@ -122,24 +121,10 @@ class SweepView(pn.viewable.Viewer):
             trials,
         ]
 
-    def _tick(self) -> None:
-        self.refresh()
-
     @param.depends("sweep", watch=True)
     def _on_sweep(self) -> None:
         self.refresh(force=True)
 
-    @param.depends("live", "refresh_s", watch=True)
-    def _on_live(self) -> None:
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
-        if self.live:
-            self._callback = pn.state.add_periodic_callback(
-                self._tick, period=int(self.refresh_s * 1000)
-            )
-
     def __panel__(self) -> pn.Column:
-        if self.live and self._callback is None:
-            self._on_live()
+        self.start_live()
         return self._layout
