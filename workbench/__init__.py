@@ -110,8 +110,7 @@ from workbench.serving import (
     read_request_log,
     stop_deployment,
 )
-from workbench.config import set_store
-from workbench.store import DuckDBStore, Store, get_store
+from workbench.store import DuckDBStore, Store, get_store, set_store
 from workbench.sweeps import Sweep, list_sweeps, load_sweep, sweep, trial_run
 from workbench.tracking.autolog import autolog
 from workbench.tracking.fluent import (

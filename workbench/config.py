@@ -1,6 +1,6 @@
-"""Where the store lives and how often logged data is flushed.
+"""Settings from the environment: where the store lives and how often logged data is flushed.
 
-Store location, first match wins:
+Store location, first match wins (:func:`workbench.store.resolve_store_location`):
 
 1. ``workbench.set_store(path_or_store)`` in this process;
 2. the ``WORKBENCH_STORE`` environment variable (a folder, or a ``.duckdb`` file, or ``:memory:``);
@@ -8,6 +8,10 @@ Store location, first match wins:
    the enclosing git repository (so notebooks in sub-folders share the project's store);
 4. a new ``.workbench/`` folder in the working directory (MLflow's convention of keeping runs next
    to where the user works).
+
+This module holds rules 2-4 (:func:`default_store_location`) and :func:`local_location`, which
+tells a store's path from a URL; the process-wide choice of rule 1 lives with the stores, in
+:mod:`workbench.store`. It sits at the bottom of the package and imports no store.
 
 ``WORKBENCH_FLUSH_INTERVAL`` (seconds, default 0.5, at most 1) bounds how long a logged value may
 sit in memory before it is written durably to disk; :func:`durability_bound` is the promise that
@@ -17,49 +21,23 @@ follows from it (docs/store.md).
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workbench._validation import fail
-
-if TYPE_CHECKING:
-    from workbench.store.base import Store
+from workbench.exceptions import InvalidParameterError
 
 STORE_DIR_NAME = ".workbench"
 DEFAULT_FLUSH_INTERVAL = 0.5
 MAX_FLUSH_INTERVAL = 1.0
 
-_store_override: str | Store | None = None
 
-
-def set_store(store: str | os.PathLike[str] | Store | None) -> None:
-    """Use this store for the rest of the process (``None`` returns to the default lookup).
-
-    Parameters
-    ----------
-    store
-        A folder (created if missing), a ``.duckdb`` file path, ``":memory:"``, or a ``Store``.
-    """
-    from workbench.store._location import local_location
-    from workbench.store.base import Store
-
-    global _store_override
-    if store is None or isinstance(store, Store):
-        _store_override = store
-    elif isinstance(store, (str, os.PathLike)) and str(store).strip():
-        _store_override = local_location(store, given_as="set_store(store)")
-    else:
-        raise fail("store", "set_store", "a folder path, ':memory:' or a Store", store)
-
-
-def resolve_store_location(start: Path | None = None) -> str | Store:
-    """The store (or its location) that workbench uses right now, per the rules above."""
-    if _store_override is not None:
-        return _store_override
+def default_store_location(start: Path | None = None) -> str:
+    """The store location when no ``set_store`` is in force: rules 2-4 above."""
     env = os.environ.get("WORKBENCH_STORE", "").strip()
     if env:
-        from workbench.store._location import local_location
-
         return local_location(env, given_as="WORKBENCH_STORE")
     cwd = (start or Path.cwd()).resolve()
     for folder in (cwd, *cwd.parents):
@@ -99,3 +77,41 @@ def flush_interval() -> float:
             "Unset it to use the default of 0.5 s.",
         )
     return value
+
+
+# -- telling a store's path from a store's URL ----------------------------------------------------
+# A store is named by a folder path, a path to its ``.duckdb`` file, ``":memory:"`` or a
+# ``file://`` URL. Anything else that looks like a URL (``scheme://...``) is refused here, before
+# anything is created: ``set_store("postgresql://host/db")`` must not quietly make a folder named
+# ``postgresql:`` and log into it while the user believes they are on a server.
+
+FORMS = "a folder path, a path ending in .duckdb, ':memory:', or a file:// URL"
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://")
+
+
+def local_location(value: str | os.PathLike[str], *, given_as: str) -> str:
+    """The local location (a path, or ``":memory:"``) that ``value`` names.
+
+    ``given_as`` names where the value came from, for the message (``set_store(store)``,
+    ``WORKBENCH_STORE``, ``--store``). Raises ``InvalidParameterError`` for any other URL.
+    """
+    text = os.fspath(value).strip()
+    match = _URL.match(text)
+    if match is None:
+        return text
+    scheme = match["scheme"].lower()
+    parsed = urllib.parse.urlparse(text)
+    if scheme == "file" and parsed.netloc in ("", "localhost") and parsed.path:
+        return urllib.parse.unquote(parsed.path)
+    raise InvalidParameterError(
+        f"{given_as} is {_redacted(parsed)!r}: a {scheme}:// URL, which this workbench cannot "
+        f"open as a store. It takes {FORMS}. Nothing was created or written."
+    )
+
+
+def _redacted(parsed: urllib.parse.ParseResult) -> str:
+    """The URL without a password (messages end up in logs)."""
+    if parsed.password is None:
+        return parsed.geturl()
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+    return parsed._replace(netloc=netloc).geturl()

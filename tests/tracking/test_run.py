@@ -177,7 +177,7 @@ def test_default_store_is_project_local(tmp_path: Path, monkeypatch: pytest.Monk
     (project / ".workbench").mkdir(parents=True)
     (project / "notebooks").mkdir()
     monkeypatch.chdir(project / "notebooks")
-    from workbench.config import resolve_store_location
+    from workbench.store import resolve_store_location
 
     assert resolve_store_location() == str(project / ".workbench")
     monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "elsewhere"))

@@ -33,8 +33,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _load_jupyter_server_extension(server_app: Any) -> None:
     """Point workbench at the server's store and register the REST handlers."""
     import workbench
-    from workbench.config import resolve_store_location
     from workbench.jupyter.handlers import setup_handlers
+    from workbench.store import resolve_store_location
 
     if not os.environ.get("WORKBENCH_STORE", "").strip():
         root = Path(os.path.expanduser(str(getattr(server_app, "root_dir", "") or os.getcwd())))

@@ -17,7 +17,6 @@ DataFrame plus a short description of its source:
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from pathlib import Path
@@ -76,12 +75,8 @@ def _read_file(path: Path, *, name: str, caller: str) -> pd.DataFrame:
 
 
 def _model_training_data(uri: str, *, name: str, caller: str) -> tuple[pd.DataFrame, str]:
-    try:
-        registry = importlib.import_module("workbench.registry")
-    except ImportError:  # pragma: no cover - the registry ships with workbench
-        raise v.fail(
-            name, caller, _ACCEPTED, uri, "Model URIs need workbench.registry (not available yet)."
-        ) from None
+    from workbench import registry
+
     version = registry.get_model_version(uri)
     inputs = [i for i in version.lineage.get("inputs", ()) if i.get("context") == "training"]
     if not inputs:
@@ -146,18 +141,8 @@ def _stored_training_rows(registry: Any, version: Any) -> tuple[pd.DataFrame, st
 
 def _deployment_log(deployment: str, *, name: str, caller: str) -> tuple[pd.DataFrame, str]:
     """The rows a deployment scored (its ``requests`` view), with the predictions it returned."""
-    try:
-        serving = importlib.import_module("workbench.serving")
-        read_request_log = serving.read_request_log
-    except (ImportError, AttributeError):
-        raise v.fail(
-            name,
-            caller,
-            _ACCEPTED,
-            f"{_DEPLOYMENT_PREFIX}{deployment}",
-            "Deployment request logs are not available (workbench.serving does not provide "
-            "read_request_log). Pass the logged requests as a DataFrame.",
-        ) from None
+    from workbench.serving import read_request_log
+
     frame = read_request_log(deployment)
     if not len(frame):
         raise InvalidParameterError(

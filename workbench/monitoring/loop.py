@@ -19,7 +19,6 @@ report, retrain and evaluation runs, the challenger version and the decision.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import time
@@ -101,6 +100,8 @@ def monitor(
 ) -> Monitor:
     """A :class:`Monitor` that closes the loop for a registered model or a deployment.
 
+    The other parameters are :class:`MonitorPolicy`'s (``on_drift`` is its ``retrain``).
+
     Parameters
     ----------
     model
@@ -110,8 +111,6 @@ def monitor(
         of windows, and a promotion switches what it serves).
     on_drift
         What retrains: a callable ``(train_df) -> fitted model`` or a notebook path (papermill).
-
-    The other parameters are :class:`MonitorPolicy`'s (``on_drift`` is its ``retrain``).
 
     Examples
     --------
@@ -260,8 +259,9 @@ class _RequestLogWindow:
         return f"_RequestLogWindow({self.deployment_id!r}, {self.since} .. {self.until})"
 
     def to_frame(self) -> pd.DataFrame:
-        serving = importlib.import_module("workbench.serving")
-        frame: pd.DataFrame = serving.read_request_log(
+        from workbench.serving import read_request_log
+
+        frame: pd.DataFrame = read_request_log(
             self.deployment_id, since=self.since, until=self.until, metadata=True
         )
         if self.checked and len(frame):

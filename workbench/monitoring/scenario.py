@@ -124,28 +124,29 @@ class WeatherScenario:
         With ``data_dir``, the training data is written there as ``reference.csv`` and logged
         from that file, so the monitor finds it through the model's lineage.
         """
-        import workbench as wb
+        from workbench import registry
+        from workbench.tracking.fluent import start_run
 
         data: Any = self.reference
         if data_dir is not None:
             data = Path(data_dir) / "reference.csv"
             data.parent.mkdir(parents=True, exist_ok=True)
             self.reference.to_csv(data, index=False)
-        with wb.start_run(self.model_name, "champion", tags={"scenario": "seattle-weather"}) as run:
+        with start_run(self.model_name, "champion", tags={"scenario": "seattle-weather"}) as run:
             run.log_input(data, name="training", context="training")
             model = train_weather_model(self.reference)
             run.log_metric("train_accuracy", float(model.score(*self._xy(self.reference))))
-        version = wb.register_model(
+        version = registry.register_model(
             self.model_name, run=run, model=model, input_example=self.reference[list(FEATURES)]
         )
         first, last = self.reference[TIME_COLUMN].min(), self.reference[TIME_COLUMN].max()
-        wb.set_alias(
+        registry.set_alias(
             self.model_name,
             "champion",
             version.version,
             reason=f"initial champion, trained on {first:%Y-%m-%d} .. {last:%Y-%m-%d}",
         )
-        return wb.get_model_version(f"{self.model_name}@champion")
+        return registry.get_model_version(f"{self.model_name}@champion")
 
     def policy(self, **overrides: Any) -> MonitorPolicy:
         """The scenario's :class:`MonitorPolicy`; keyword arguments replace its fields."""

@@ -8,9 +8,10 @@ guide, :mod:`workbench.testing` the conformance suites.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from workbench._validation import fail
-from workbench.store._location import local_location
+from workbench.config import default_store_location, local_location
 from workbench.store.artifacts import ArtifactStore
 from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, Store, StoreHealth
 from workbench.store.batch import Batch
@@ -27,7 +28,37 @@ __all__ = [
     "StoreHealth",
     "get_store",
     "local_location",
+    "resolve_store_location",
+    "set_store",
 ]
+
+_store_override: str | Store | None = None
+
+
+def set_store(store: str | os.PathLike[str] | Store | None) -> None:
+    """Use this store for the rest of the process (``None`` returns to the default lookup).
+
+    Parameters
+    ----------
+    store
+        A folder (created if missing), a ``.duckdb`` file path, ``":memory:"``, or a ``Store``.
+    """
+    global _store_override
+    if store is None or isinstance(store, Store):
+        _store_override = store
+    elif isinstance(store, (str, os.PathLike)) and str(store).strip():
+        _store_override = local_location(store, given_as="set_store(store)")
+    else:
+        raise fail("store", "set_store", "a folder path, ':memory:' or a Store", store)
+
+
+def resolve_store_location(start: Path | None = None) -> str | Store:
+    """The store (or its location) that workbench uses right now: what :func:`set_store` set,
+    else :func:`workbench.config.default_store_location` (``WORKBENCH_STORE``, the nearest
+    ``.workbench/`` folder)."""
+    if _store_override is not None:
+        return _store_override
+    return default_store_location(start)
 
 
 def get_store(store: str | os.PathLike[str] | Store | None = None) -> Store:
@@ -37,10 +68,8 @@ def get_store(store: str | os.PathLike[str] | Store | None = None) -> Store:
     ----------
     store
         A ``Store`` (returned as is), a folder or ``.duckdb`` path, ``":memory:"``, or ``None``
-        for the location resolved by :func:`workbench.config.resolve_store_location`.
+        for the location resolved by :func:`resolve_store_location`.
     """
-    from workbench.config import resolve_store_location
-
     if store is None:
         store = resolve_store_location()
     if isinstance(store, Store):
