@@ -294,7 +294,8 @@ def start_workbench(
     from workbench.serving import deploy
 
     loop, http = stack.split("/")
-    deployment = deploy("bench@champion", store=str(store), workers=workers, loop=loop, http=http)
+    client = _import_workbench().connect(str(store))
+    deployment = deploy("bench@champion", client=client, workers=workers, loop=loop, http=http)
     log(f"workbench ({stack}) ready at {deployment.url} in {time.perf_counter() - t0:.1f} s")
     return deployment
 

@@ -420,7 +420,7 @@ def test_promotion_switches_a_live_deployment_without_restart(
             "data": april[list(FEATURES)].to_numpy().tolist(),
         }
     }
-    deployment = deploy(f"{NAME}@champion", store=store_dir, refresh_interval=0.2)
+    deployment = deploy(f"{NAME}@champion", client=wb.connect(store_dir), refresh_interval=0.2)
     with deployment, httpx.Client(base_url=deployment.url, timeout=30.0, trust_env=False) as http:
         first = http.post("/invocations", json=payload)
         assert first.status_code == 200 and first.headers["x-model-version"] == f"{NAME}/1"

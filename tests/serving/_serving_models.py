@@ -44,6 +44,11 @@ class Models:
     v2: LogisticRegression  # "bc/2": a different regularisation
     constant: DummyClassifier  # "live/2": always 1
 
+    @property
+    def client(self) -> wb.Workbench:
+        """The client of the fixtures' store (what ``client=`` takes)."""
+        return wb.connect(self.store)
+
 
 def split_payload(frame: pd.DataFrame) -> dict[str, object]:
     return {"dataframe_split": {"columns": list(frame.columns), "data": frame.values.tolist()}}

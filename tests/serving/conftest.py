@@ -62,7 +62,7 @@ def _server_imports(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def server(models: Models) -> Iterator[Deployment]:
     """``bc@champion`` served with small limits (so oversized requests are cheap to send)."""
-    with deploy("bc@champion", store=models.store, max_rows=1000, max_body_bytes=300_000) as d:
+    with deploy("bc@champion", client=models.client, max_rows=1000, max_body_bytes=300_000) as d:
         yield d
 
 

@@ -54,7 +54,7 @@ def servers(models: Models) -> Iterator[dict[str, Deployment]]:
     try:
         for name, (loop, http) in STACKS.items():
             started[name] = deploy(
-                "cities/1", store=models.store, read_timeout=READ_TIMEOUT, loop=loop, http=http
+                "cities/1", client=models.client, read_timeout=READ_TIMEOUT, loop=loop, http=http
             )
         yield started
     finally:

@@ -45,7 +45,7 @@ def test_5000_requests_at_concurrency_16_without_a_5xx(models: Models) -> None:
     good.append({"dataframe_records": rows.iloc[:8].to_dict(orient="records")})
     bad = {"dataframe_records": [{"mean radius": "large"}]}
     payloads = [*good[:24], bad, *good[24:]]  # one request in 52 is a 400
-    with deploy("bc@champion", store=models.store, workers=1) as server:
+    with deploy("bc@champion", client=models.client, workers=1) as server:
         started = time.perf_counter()
         statuses = asyncio.run(_drive(server.url, payloads))
         elapsed = time.perf_counter() - started

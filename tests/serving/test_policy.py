@@ -41,7 +41,7 @@ def _requests_of(models: Models, deployment_id: str) -> list[dict[str, object]]:
 @pytest.mark.slow
 def test_canary_weight_is_observed_within_tolerance(models: Models) -> None:
     row = split_payload(models.X.iloc[:1])
-    with deploy("bc@champion", canary=("bc/2", 0.2), store=models.store) as server:
+    with deploy("bc@champion", canary=("bc/2", 0.2), client=models.client) as server:
         with _client(server.url) as http:
             answers = [http.post("/invocations", json=row) for _ in range(1000)]
         deployment_id = server.deployment_id
@@ -57,7 +57,7 @@ def test_canary_weight_is_observed_within_tolerance(models: Models) -> None:
 @pytest.mark.slow
 def test_shadow_is_scored_and_logged_but_the_champion_answers(models: Models) -> None:
     rows = models.X.iloc[:20]
-    with deploy("bc@champion", shadow="bc/2", store=models.store) as server:
+    with deploy("bc@champion", shadow="bc/2", client=models.client) as server:
         with _client(server.url) as http:
             answers = [
                 http.post("/invocations", json=split_payload(rows.iloc[[i]])) for i in range(20)
@@ -84,7 +84,7 @@ def test_fallback_default_answers_when_the_model_raises_or_times_out(models: Mod
     failing = good.assign(**{"mean radius": -1.0})
     slow = good.assign(**{"mean radius": 5000.0})  # flk/2 sleeps 3 s on these
     with deploy(
-        "flk/2", fallback_default=-1, timeout=TIMEOUT, trusted=True, store=models.store
+        "flk/2", fallback_default=-1, timeout=TIMEOUT, trusted=True, client=models.client
     ) as server:
         with _client(server.url) as http:
             ok, baseline = _timed(lambda: http.post("/invocations", json=split_payload(good)))
@@ -133,7 +133,7 @@ def test_fallback_previous_version_and_no_fallback(models: Models) -> None:
             fallback_version="previous",
             timeout=TIMEOUT,
             trusted=True,
-            store=models.store,
+            client=models.client,
         ) as server,
         _client(server.url) as http,
     ):
@@ -146,7 +146,7 @@ def test_fallback_previous_version_and_no_fallback(models: Models) -> None:
     )
     assert answer.json()["predictions"] == expected
     with (
-        deploy("flk/2", timeout=TIMEOUT, trusted=True, store=models.store) as server,
+        deploy("flk/2", timeout=TIMEOUT, trusted=True, client=models.client) as server,
         _client(server.url) as http,
     ):
         raised = http.post("/invocations", json=failing)
@@ -181,7 +181,7 @@ def test_alias_moves_take_effect_without_a_restart(models: Models) -> None:
     payload = split_payload(models.X.iloc[:3])
     started = time.perf_counter()
     with (
-        deploy("live@champion", store=models.store, refresh_interval=0.2) as server,
+        deploy("live@champion", client=models.client, refresh_interval=0.2) as server,
         opened(models.store) as client,
     ):
         # A switch loads the new version as the start did: the start time (models loaded,
@@ -212,7 +212,7 @@ def test_two_workers_share_the_port_and_the_metrics(models: Models) -> None:
         return answer.status_code, http.get("/health", headers=fresh).json()["pid"]
 
     results: list[tuple[int, int]] = []
-    with deploy("bc/1", workers=2, store=models.store) as server:
+    with deploy("bc/1", workers=2, client=models.client) as server:
         with _client(server.url) as http, ThreadPoolExecutor(8) as pool:
             # Which worker accepts is the kernel's choice: send until both have answered.
             while len({pid for _, pid in results}) < 2 and len(results) < 600:
@@ -236,7 +236,7 @@ def test_the_request_log_holds_every_request(models: Models) -> None:
     rows = models.X.iloc[:5]
     sent = 0
     ids = set()
-    with deploy("bc@champion", store=models.store) as server:
+    with deploy("bc@champion", client=models.client) as server:
         with _client(server.url) as http:
             for i in range(150):
                 if i % 10 == 9:
@@ -256,10 +256,10 @@ def test_the_request_log_holds_every_request(models: Models) -> None:
     errors = [r for r in logged if r["status"] == 400]
     assert all("missing column 'mean radius'" in str(r["error"]) for r in errors)
     assert all(float(str(r["latency_ms"])) > 0 for r in logged)
-    scored = read_request_log(deployment_id, store=models.store, metadata=True)
+    scored = read_request_log(deployment_id, client=models.client, metadata=True)
     assert len(scored) == 135
     assert list(scored.columns[5:-1]) == list(models.X.columns)
     expected = models.v1.predict(scored[list(models.X.columns)])
     assert scored["prediction"].tolist() == expected.tolist()
-    by_model = read_request_log("bc", store=models.store)
+    by_model = read_request_log("bc", client=models.client)
     assert len(by_model) >= 135 and "request_id" not in by_model.columns

@@ -59,7 +59,7 @@ def test_a_reused_connection_is_not_held_up_by_delayed_acks(models: Models) -> N
     connection take about as long as requests on fresh connections, not 40 ms more."""
     payload = split_payload(models.X.iloc[:1])
     with (
-        deploy("bc/1", store=models.store, loop="asyncio", http="h11") as server,
+        deploy("bc/1", client=models.client, loop="asyncio", http="h11") as server,
         httpx.Client(base_url=server.url, timeout=30.0, trust_env=False) as http,
     ):
         kept, fresh = [], []

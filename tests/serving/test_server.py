@@ -180,27 +180,27 @@ def test_unknown_routes_and_methods_answer_json(http: httpx.Client) -> None:
 def test_deployments_are_listed_and_stopped_from_any_handle(
     models: Models, server: Deployment
 ) -> None:
-    listed = list_deployments(store=models.store)
+    listed = list_deployments(client=models.client)
     row = listed.set_index("deployment_id").loc[server.deployment_id]
     assert (row["status"], row["url"], row["model_uri"]) == ("running", server.url, "bc@champion")
-    with deploy("bc/2", store=models.store, deployment_id="second-bc") as second:
-        other = get_deployment("second-bc", store=models.store)
+    with deploy("bc/2", client=models.client, deployment="second-bc") as second:
+        other = get_deployment("second-bc", client=models.client)
         status = other.status()
         assert status.state == "running" and status.healthy
         assert status.models["primary"]["uri"] == "bc/2"
         other.stop()
         assert second.status().state == "stopped"
-    assert get_deployment("second-bc", store=models.store).status().state == "stopped"
+    assert get_deployment("second-bc", client=models.client).status().state == "stopped"
 
 
 def test_a_killed_server_shows_as_dead(models: Models) -> None:
-    deployment = deploy("bc/1", store=models.store)
+    deployment = deploy("bc/1", client=models.client)
     os.kill(deployment.pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while deployment.status().state != "dead" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert deployment.status().state == "dead"
-    listed = list_deployments(store=models.store).set_index("deployment_id")
+    listed = list_deployments(client=models.client).set_index("deployment_id")
     assert listed.loc[deployment.deployment_id, "status"] == "dead"
     assert not deployment.status().healthy
     deployment.stop()  # reaps the process; a dead deployment stays dead
@@ -209,13 +209,13 @@ def test_a_killed_server_shows_as_dead(models: Models) -> None:
 
 def test_refusals_before_any_process_starts(models: Models) -> None:
     with pytest.raises(InvalidParameterError, match=r"'host' parameter of deploy.*allow_remote"):
-        deploy("bc/1", store=models.store, host="0.0.0.0")
+        deploy("bc/1", client=models.client, host="0.0.0.0")
     with pytest.raises(ModelNotFoundError):
-        deploy("bc/99", store=models.store)
+        deploy("bc/99", client=models.client)
     with pytest.raises(InvalidParameterError, match="canary"):
-        deploy("bc/1", store=models.store, canary=("bc/2", 1.5))
+        deploy("bc/1", client=models.client, canary=("bc/2", 1.5))
     with pytest.raises(InvalidParameterError, match="store"):
-        deploy("bc/1", store=":memory:")
+        deploy("bc/1", client=wb.connect(":memory:"))
 
 
 def test_csv_with_bad_values_is_a_400(models: Models, http: httpx.Client) -> None:

@@ -59,24 +59,25 @@ def store(tmp_path: Path) -> Iterator[Path]:
 
 def test_batch_predict_passes_trusted(store: Path) -> None:
     frame = _frame()
-    scored = batch_predict("hgb", frame, store=store)  # no trust needed
+    scored = batch_predict("hgb", frame, client=wb.connect(store))  # no trust needed
     np.testing.assert_array_equal(scored["prediction"], _model(frame, clip=False).predict(frame))
     with pytest.raises(UnsafeModelError, match=r"\['numpy\.clip'\]"):
-        batch_predict("clipped", frame, store=store)
-    scored = batch_predict("clipped", frame, store=store, trusted=TRUST)
+        batch_predict("clipped", frame, client=wb.connect(store))
+    scored = batch_predict("clipped", frame, client=wb.connect(store), trusted=TRUST)
     np.testing.assert_array_equal(scored["prediction"], _model(frame, clip=True).predict(frame))
 
 
 @pytest.mark.slow
 def test_deploy_passes_trusted_to_the_server_process(store: Path) -> None:
     frame = _frame()
-    with deploy("hgb", store=store) as server:  # functools.partial(check_array): trusted
+    # functools.partial(check_array): trusted
+    with deploy("hgb", client=wb.connect(store)) as server:
         np.testing.assert_array_equal(
             server.predict(frame.head(20)), _model(frame, clip=False).predict(frame.head(20))
         )
     with pytest.raises(DeploymentError, match=r"UnsafeModelError.*\['numpy\.clip'\]"):
-        deploy("clipped", store=store)
-    with deploy("clipped", store=store, trusted=TRUST) as server:
+        deploy("clipped", client=wb.connect(store))
+    with deploy("clipped", client=wb.connect(store), trusted=TRUST) as server:
         np.testing.assert_array_equal(
             server.predict(frame.head(20)), _model(frame, clip=True).predict(frame.head(20))
         )

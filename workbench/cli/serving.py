@@ -1,4 +1,4 @@
-"""CLI commands: ``workbench serve MODEL_URI`` and ``workbench deployments list|stop|status``."""
+"""CLI commands: ``workbench serve MODEL`` and ``workbench deployments list|stop|status``."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from workbench.serving._cli_args import add_serving_arguments, deploy_kwargs
 def _serve(args: argparse.Namespace) -> None:
     kwargs = deploy_kwargs(args)
     deployment = serving.deploy(
-        args.model_uri,
+        args.model,
         **kwargs,
         startup_timeout=args.startup_timeout,
         _inherit_output=True,
     )
     print(
-        f"Serving {args.model_uri} at {deployment.url} (deployment {deployment.deployment_id}). "
+        f"Serving {args.model} at {deployment.url} (deployment {deployment.deployment_id}). "
         "Press Ctrl-C to stop.",
         flush=True,
     )

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import workbench as wb
+from workbench import _options as o
 from workbench.cli._common import add_format, print_frame
 from workbench.sweeps import list_sweeps, load_sweep, sweep
+from workbench.sweeps._options import SweepOptions
 
 _TRIAL_COLUMNS = ["number", "run_id", "state", "duration"]
 
@@ -104,19 +106,7 @@ def _show(args: argparse.Namespace) -> None:
 
 def _worker(args: argparse.Namespace) -> None:
     objective = load_objective(args.objective)
-    result = sweep(
-        objective,
-        name=args.name,
-        n_trials=args.n_trials,
-        timeout=args.timeout,
-        n_jobs=args.n_jobs,
-        storage=args.storage,
-        direction=args.direction,
-        sampler=args.sampler,
-        pruner=args.pruner,
-        experiment=args.experiment,
-        progress=args.progress,
-    )
+    result = sweep(objective, **o.cli_kwargs(args, SweepOptions))
     print(repr(result))
 
 
@@ -142,21 +132,8 @@ def register(commands: Any) -> None:
         "worker",
         help="join (or start) sweep NAME and run trials until it has --n-trials in total",
     )
-    worker.add_argument("name")
     worker.add_argument(
         "--objective", required=True, help="module:function or path/to/file.py:function"
     )
-    worker.add_argument(
-        "--n-trials", type=int, help="stop when the sweep has this many trials in total"
-    )
-    worker.add_argument("--timeout", type=float, help="stop starting trials after N seconds")
-    worker.add_argument("--n-jobs", type=int, default=1, help="threads in this worker")
-    worker.add_argument(
-        "--storage", help="Optuna storage URL (e.g. postgresql+psycopg2://...), for machines"
-    )
-    worker.add_argument("--direction", choices=("minimize", "maximize"))
-    worker.add_argument("--sampler", help="tpe, random, ... (this worker's sampler)")
-    worker.add_argument("--pruner", help="median, hyperband, successive_halving, none, ...")
-    worker.add_argument("--experiment")
-    worker.add_argument("--progress", choices=("auto", "bar", "log", "none"), default="log")
+    o.add_arguments(worker, SweepOptions, overrides={"progress": {"default": "log"}})
     worker.set_defaults(handler=_worker)

@@ -1,6 +1,6 @@
 """``python -m workbench.serving``: run a model server process (what ``deploy()`` starts).
 
-    python -m workbench.serving MODEL_URI [--port N] [--host 127.0.0.1] [--workers N] ...
+    python -m workbench.serving MODEL [--port N] [--host 127.0.0.1] [--workers N] ...
     python -m workbench.serving --config JSON          # a ServingConfig, as deploy() passes it
 
 Flags are those of ``workbench serve`` (see ``--help``). The process serves until SIGTERM or
@@ -28,10 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.config:
         config = ServingConfig.from_json(args.config)
-    elif args.model_uri:
+    elif args.model:
         config = config_from_args(args, caller="python -m workbench.serving")
     else:
-        parser.error("give a MODEL_URI (or --config JSON)")
+        parser.error("give a MODEL (or --config JSON)")
     if args.worker_fd is not None:
         return serve_worker(config, args.worker_fd)
     return serve(config)

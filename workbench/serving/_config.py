@@ -7,17 +7,20 @@ serve``), and travels to the server process as JSON. Every check raises
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import ipaddress
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workbench import _options as o
 from workbench import _validation as v
 from workbench.registry import parse_model_uri
+from workbench.tracking.client import TrackingClient, resolve_client
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -33,7 +36,8 @@ DEFAULT_REFRESH_S = 1.0
 DEFAULT_THREADS = 2
 DEFAULT_READ_TIMEOUT_S = 30.0
 _HOST_NAME = re.compile(r"\*|[A-Za-z0-9_.:\[\]-]{1,253}")  # "*": any host
-_UNSET: Any = object()
+UNSET: Any = object()  # fallback_default not given (None is a valid default answer)
+_DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 def is_loopback(host: str) -> bool:
@@ -46,43 +50,295 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _model_uri(value: Any, name: str, caller: str) -> str:
+    if not isinstance(value, str):
+        raise v.fail(name, caller, "a model URI such as 'churn@champion' or 'churn/3'", value)
+    parse_model_uri(value, caller)
+    return value
+
+
+def _canary(value: Any, name: str, caller: str) -> tuple[str, float] | None:
+    uri, weight = parse_canary(value, caller)
+    if uri is None:
+        return None
+    parse_model_uri(uri, caller)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+        raise v.fail(
+            "canary weight",
+            caller,
+            "a fraction of requests between 0 and 1",
+            weight,
+            "e.g. canary=('churn/4', 0.1) sends 10% of requests to version 4.",
+        )
+    return uri, float(weight)
+
+
+def _fallback_version(value: Any, name: str, caller: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise v.fail(name, caller, "'previous', a version number or a URI", value)
+    text = str(value)
+    if text != "previous" and not text.isdigit():
+        parse_model_uri(text, caller)
+    return text
+
+
+def _json_value(value: Any, name: str, caller: str) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise v.fail(
+            name, caller, "a JSON value (number, string, boolean, null, list or object)", value
+        ) from None
+    return value
+
+
+def _trusted(value: Any, name: str, caller: str) -> bool | list[str]:
+    if isinstance(value, bool):
+        return value
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and all(isinstance(t, str) for t in value)
+    ):
+        return list(value)
+    raise v.fail(name, caller, "True, False or a list of type names", value)
+
+
+def _allowed_hosts(value: Any, name: str, caller: str) -> list[str]:
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and all(isinstance(h, str) and _HOST_NAME.fullmatch(h) for h in value)
+    ):
+        return list(value)
+    raise v.fail(
+        name,
+        caller,
+        "a list of host names or addresses (e.g. ['models.example.com']; '*' allows any)",
+        value,
+    )
+
+
+def _deployment_id(value: Any, name: str, caller: str) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not _DEPLOYMENT_ID.fullmatch(value):
+        raise v.fail(name, caller, "letters, digits and _ . - (at most 100)", value)
+    return value
+
+
+def _host(value: Any, name: str, caller: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise v.fail(name, caller, "a host name or IP address", value)
+    return value
+
+
+_SECONDS = "seconds in (0, 3600]"
+_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform")
+
+
 @dataclass(frozen=True)
 class ServingConfig:
-    """Everything a server process needs; see :func:`workbench.deploy` for the meaning.
+    """Everything a server process needs, declared once: :func:`workbench.deploy`'s options.
+
+    Each user-facing field carries its check, help text and CLI flag
+    (:mod:`workbench._options`); ``deploy()``, ``workbench serve``, ``python -m
+    workbench.serving`` and the table in docs/serving.md are derived from it. Fields without
+    them (``store``, ``watch_pid``, ...) are filled in by ``deploy()``.
 
     ``fallback_default`` is only used when ``has_fallback_default`` is set (a default answer may
     legitimately be ``None``).
     """
 
-    model_uri: str
-    store: str
-    deployment_id: str = ""
-    host: str = "127.0.0.1"
-    port: int = 0
-    workers: int = 1
-    canary_uri: str | None = None
-    canary_weight: float = 0.0
-    shadow_uri: str | None = None
-    fallback_version: str | None = None
-    fallback_default: Any = None
+    model_uri: str = o.option(
+        param="model",
+        flag="model",
+        cli={"metavar": "MODEL"},
+        check=o.Check(_model_uri, "a model URI: name, name/3 or name@alias"),
+        help="The model to serve: ``churn@champion`` follows the alias (``set_alias``/"
+        "``rollback`` take effect within ``refresh_interval`` without a restart), "
+        "``churn/3`` is pinned, ``churn`` is the latest version.",
+    )
+    store: str = ""
+    deployment_id: str = o.option(
+        "",
+        param="deployment",
+        flag="--deployment",
+        cli={"also": ["--deployment-id"], "default": None},
+        check=o.Check(_deployment_id, "letters, digits and _ . - (at most 100)", none=True),
+        default_text="`<name>-<alias>-<8 hex digits>`",
+        help="Its id in the store (``workbench deployments list``).",
+    )
+    host: str = o.option(
+        "127.0.0.1",
+        flag="--host",
+        check=o.Check(_host, "a host name or IP address"),
+        help="Bind address; loopback only unless ``allow_remote``: the endpoint has no "
+        "authentication.",
+    )
+    port: int = o.option(
+        0,
+        flag="--port",
+        cli={"type": int},
+        check=o.Int(0, 65535),
+        default_text="`0` (CLI: `5000`)",
+        help="Where to listen; 0 picks a free port (see ``Deployment.url``).",
+    )
+    workers: int = o.option(
+        1,
+        flag="--workers",
+        cli={"type": int},
+        check=o.Int(1, 64),
+        help="Server processes sharing the port (each loads its own copy of the models).",
+    )
+    canary: tuple[str, float] | None = o.option(
+        None,
+        flag="--canary",
+        cli={"metavar": "URI:WEIGHT"},
+        check=o.Check(_canary, "None, a (model URI, weight) pair, or 'URI:WEIGHT'", none=True),
+        help="That fraction of requests (0..1) is answered by another version, e.g. "
+        "``('churn/4', 0.1)`` (CLI: ``churn/4:0.1``).",
+    )
+    shadow_uri: str | None = o.option(
+        None,
+        param="shadow",
+        flag="--shadow",
+        cli={"metavar": "URI"},
+        check=o.Check(_model_uri, "a model URI or None", none=True),
+        help="A version that also scores every request, in the background; its answers are "
+        "logged (role ``shadow``), never returned.",
+    )
+    fallback_version: str | None = o.option(
+        None,
+        flag="--fallback-version",
+        cli={"metavar": "previous|N|URI"},
+        check=o.Check(_fallback_version, "'previous', a version number or a URI", none=True),
+        help="What answers when the model raises or exceeds ``timeout``: ``previous`` (the "
+        "version the alias pointed at before), a version number or URI. A failing canary falls "
+        "back to the primary first.",
+    )
+    fallback_default: Any = o.option(
+        None,
+        flag="--fallback-default",
+        cli={"metavar": "JSON", "default": None},
+        check=o.Check(_json_value, "a JSON value"),
+        default_text="unset",
+        help="Or a default answer per row when the model fails. Without a fallback the client "
+        "gets a 500 (``MODEL_ERROR``) or 504 (``MODEL_TIMEOUT``).",
+    )
     has_fallback_default: bool = False
-    timeout_s: float | None = None
-    trusted: bool | list[str] = False
-    method: str | None = None
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    max_rows: int = DEFAULT_MAX_ROWS
-    refresh_interval_s: float = DEFAULT_REFRESH_S
-    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
-    allowed_hosts: list[str] = dataclasses.field(default_factory=list)
-    threads: int = DEFAULT_THREADS
-    log_payloads: bool = True
-    allow_remote: bool = False
+    timeout_s: float | None = o.option(
+        None,
+        param="timeout",
+        flag="--timeout",
+        cli={"type": float, "metavar": "SECONDS"},
+        check=o.Number(0, 3600, low_open=True, none=True, text=f"{_SECONDS} or None"),
+        help="Seconds a model call may take (``None``: no limit), then the fallback or 504.",
+    )
+    trusted: bool | list[str] = o.option(
+        False,
+        flag="--trusted",
+        cli={"action": "store_true"},
+        check=o.Check(_trusted, "True, False or a list of type names"),
+        help="Passed to :func:`workbench.load_model` in the server (CLI: ``--trusted`` for "
+        "True, ``--trust TYPE`` repeatable for names): only for files you trust.",
+    )
+    method: str | None = o.option(
+        None,
+        flag="--method",
+        check=o.OneOf(
+            _METHODS,
+            none=True,
+            text="one of " + ", ".join(map(repr, _METHODS)) + " or None (the signature's)",
+        ),
+        help="The model method to call (default: the signature's, usually ``predict``).",
+    )
+    max_body_bytes: int = o.option(
+        DEFAULT_MAX_BODY_BYTES,
+        flag="--max-body-bytes",
+        cli={"type": int},
+        check=o.Int(1, 2**40),
+        help="Larger request bodies get 413.",
+    )
+    max_rows: int = o.option(
+        DEFAULT_MAX_ROWS,
+        flag="--max-rows",
+        cli={"type": int},
+        check=o.Int(1, 100_000_000),
+        help="Requests with more rows get 413.",
+    )
+    refresh_interval_s: float = o.option(
+        DEFAULT_REFRESH_S,
+        param="refresh_interval",
+        flag="--refresh-interval",
+        cli={"type": float, "metavar": "SECONDS"},
+        check=o.Number(0.05, 3600, text="seconds in [0.05, 3600]"),
+        help="Seconds between checks of the aliases the server follows.",
+    )
+    read_timeout_s: float = o.option(
+        DEFAULT_READ_TIMEOUT_S,
+        param="read_timeout",
+        flag="--read-timeout",
+        cli={"type": float, "metavar": "SECONDS"},
+        check=o.Number(0, 3600, low_open=True, text=_SECONDS),
+        help="Seconds a client may take to send a request body; slower ones get 408 and the "
+        "connection is closed.",
+    )
+    allowed_hosts: list[str] = o.option(
+        default_factory=list,
+        flag="--allowed-host",
+        cli={"action": "append", "metavar": "NAME", "default": []},
+        check=o.Check(_allowed_hosts, "a list of host names or addresses ('*': any)"),
+        help="More names the server answers for in the ``Host`` header (a proxy's or DNS "
+        "name), besides its address (and ``localhost`` on loopback, this machine's names off "
+        "loopback). Others get 421, which keeps pages that re-point their domain at this "
+        "machine (DNS rebinding) from reading it. ``['*']``: any. CLI: repeatable.",
+    )
+    threads: int = o.option(
+        DEFAULT_THREADS,
+        flag="--threads",
+        cli={"type": int},
+        check=o.Int(1, 256),
+        help="Model calls run in a pool of this many threads per worker.",
+    )
+    log_payloads: bool = o.option(
+        True,
+        flag="--log-payloads",
+        cli={"action": argparse.BooleanOptionalAction},
+        check=o.Bool(),
+        help="Keep inputs and outputs in the request log (the monitoring layer needs them).",
+    )
+    allow_remote: bool = o.option(
+        False,
+        flag="--allow-remote",
+        cli={"action": "store_true"},
+        check=o.Bool(),
+        help="Allow a non-loopback ``host`` (put an authenticating proxy in front).",
+    )
     watch_pid: int | None = None
     watch_pid_started: float | None = None
     ready_file: str | None = None
-    log_level: str = "warning"
-    loop: str = "auto"
-    http: str = "auto"
+    log_level: str = o.option(
+        "warning",
+        flag="--log-level",
+        cli={"choices": ("critical", "error", "warning", "info", "debug")},
+        check=o.OneOf(("critical", "error", "warning", "info", "debug")),
+        help="The server's log level (its log is ``deployments/<id>.log`` in the store).",
+    )
+    loop: str = o.option(
+        "auto",
+        flag="--loop",
+        cli={"choices": ("auto", "asyncio", "uvloop")},
+        check=o.OneOf(("auto", "asyncio", "uvloop")),
+        help="uvicorn's event loop (auto: uvloop where installed).",
+    )
+    http: str = o.option(
+        "auto",
+        flag="--http",
+        cli={"choices": ("auto", "h11", "httptools")},
+        check=o.OneOf(("auto", "h11", "httptools")),
+        help="uvicorn's HTTP parser (auto: httptools where installed).",
+    )
 
     # -- transport ----------------------------------------------------------------------------
     def to_json(self) -> str:
@@ -92,10 +348,20 @@ class ServingConfig:
     def from_json(cls, text: str) -> ServingConfig:
         data = json.loads(text)
         fields = {f.name for f in dataclasses.fields(cls)}
+        if data.get("canary") is not None:
+            data["canary"] = tuple(data["canary"])
         return cls(**{k: val for k, val in data.items() if k in fields})
 
     def replace(self, **changes: Any) -> ServingConfig:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def canary_uri(self) -> str | None:
+        return None if self.canary is None else self.canary[0]
+
+    @property
+    def canary_weight(self) -> float:
+        return 0.0 if self.canary is None else self.canary[1]
 
     def policy_dict(self) -> dict[str, Any]:
         """The traffic policy and limits, as stored with the deployment."""
@@ -122,122 +388,40 @@ class ServingConfig:
         }
 
     # -- checks -------------------------------------------------------------------------------
+    @classmethod
+    def from_params(
+        cls, caller: str, *, store: str, fallback_default: Any = UNSET, **params: Any
+    ) -> ServingConfig:
+        """A validated config from :func:`workbench.deploy`'s keywords (public names)."""
+        fields = o.field_values(cls, params)
+        if fallback_default is not UNSET:
+            fields.update(fallback_default=fallback_default, has_fallback_default=True)
+        return cls(store=store, **fields).validated(caller)
+
     def validated(self, caller: str) -> ServingConfig:
-        """This config, checked; raises InvalidParameterError naming the first bad parameter."""
-        parse_model_uri(self.model_uri, caller)
-        if not isinstance(self.host, str) or not self.host:
-            raise v.fail("host", caller, "a host name or IP address", self.host)
-        if not is_loopback(self.host) and not self.allow_remote:
+        """This config, checked field by field (as declared), then the rules between fields.
+
+        Raises InvalidParameterError naming the first bad parameter."""
+        checked = self.replace(**o.check_fields(self, caller))
+        if not is_loopback(checked.host) and not checked.allow_remote:
             raise v.fail(
                 "host",
                 caller,
                 "a loopback address (127.0.0.1, ::1 or localhost)",
-                self.host,
+                checked.host,
                 "The serving endpoint has no authentication: anyone who can reach it can score "
                 "your model and read its metadata. Put it behind an authenticating proxy, then "
                 "pass allow_remote=True (CLI: --allow-remote) to bind other addresses.",
             )
-        _int_in(self.port, caller, "port", 0, 65535)
-        _int_in(self.workers, caller, "workers", 1, 64)
-        _int_in(self.threads, caller, "threads", 1, 256)
-        _int_in(self.max_rows, caller, "max_rows", 1, 100_000_000)
-        _int_in(self.max_body_bytes, caller, "max_body_bytes", 1, 2**40)
-        if self.canary_uri is not None:
-            parse_model_uri(self.canary_uri, caller)
-            weight = self.canary_weight
-            if (
-                isinstance(weight, bool)
-                or not isinstance(weight, int | float)
-                or not (0.0 <= weight <= 1.0)
-            ):
-                raise v.fail(
-                    "canary weight",
-                    caller,
-                    "a fraction of requests between 0 and 1",
-                    weight,
-                    "e.g. canary=('churn/4', 0.1) sends 10% of requests to version 4.",
-                )
-        if self.shadow_uri is not None:
-            parse_model_uri(self.shadow_uri, caller)
-        if self.fallback_version is not None and self.fallback_version != "previous":
-            text = str(self.fallback_version)
-            if not text.isdigit():
-                parse_model_uri(text, caller)
-        if self.has_fallback_default and self.fallback_version is not None:
+        if checked.has_fallback_default and checked.fallback_version is not None:
             raise v.fail(
                 "fallback_default",
                 caller,
                 "unset when fallback_version is given",
-                self.fallback_default,
+                checked.fallback_default,
                 "Choose one fallback: a previous model version, or a default answer.",
             )
-        if self.has_fallback_default:
-            try:
-                json.dumps(self.fallback_default, allow_nan=False)
-            except (TypeError, ValueError):
-                raise v.fail(
-                    "fallback_default",
-                    caller,
-                    "a JSON value (number, string, boolean, null, list or object)",
-                    self.fallback_default,
-                ) from None
-        if self.timeout_s is not None and (
-            isinstance(self.timeout_s, bool)
-            or not isinstance(self.timeout_s, int | float)
-            or not 0 < self.timeout_s <= 3600
-        ):
-            raise v.fail("timeout", caller, "seconds in (0, 3600] or None", self.timeout_s)
-        refresh = self.refresh_interval_s
-        if (
-            isinstance(refresh, bool)
-            or not isinstance(refresh, int | float)
-            or not (0.05 <= refresh <= 3600)
-        ):
-            raise v.fail("refresh_interval", caller, "seconds in [0.05, 3600]", refresh)
-        read = self.read_timeout_s
-        if isinstance(read, bool) or not isinstance(read, int | float) or not 0 < read <= 3600:
-            raise v.fail("read_timeout", caller, "seconds in (0, 3600]", read)
-        if not isinstance(self.allowed_hosts, list) or not all(
-            isinstance(h, str) and _HOST_NAME.fullmatch(h) for h in self.allowed_hosts
-        ):
-            raise v.fail(
-                "allowed_hosts",
-                caller,
-                "a list of host names or addresses (e.g. ['models.example.com']; '*' allows any)",
-                self.allowed_hosts,
-            )
-        if not (
-            isinstance(self.trusted, bool)
-            or (isinstance(self.trusted, list) and all(isinstance(t, str) for t in self.trusted))
-        ):
-            raise v.fail("trusted", caller, "True, False or a list of type names", self.trusted)
-        for name, value, choices in (
-            ("loop", self.loop, ("auto", "asyncio", "uvloop")),
-            ("http", self.http, ("auto", "h11", "httptools")),
-        ):
-            if value not in choices:
-                raise v.fail(name, caller, f"one of {', '.join(map(repr, choices))}", value)
-        if self.method is not None and self.method not in (
-            "predict",
-            "predict_proba",
-            "predict_log_proba",
-            "decision_function",
-            "transform",
-        ):
-            raise v.fail(
-                "method",
-                caller,
-                "one of 'predict', 'predict_proba', 'predict_log_proba', 'decision_function', "
-                "'transform' or None (the signature's)",
-                self.method,
-            )
-        return self
-
-
-def _int_in(value: Any, caller: str, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise v.fail(name, caller, f"an integer in [{low}, {high}]", value)
-    return value
+        return checked
 
 
 def parse_canary(value: Any, caller: str) -> tuple[str | None, float]:
@@ -263,19 +447,16 @@ def parse_canary(value: Any, caller: str) -> tuple[str | None, float]:
     )
 
 
-def store_location(store: Any, caller: str) -> str:
-    """The absolute folder of the store a server should use (not ':memory:')."""
-    from workbench.tracking.client import client_for
-
-    client = client_for(store)
-    location = client.store.location
+def store_location(client: TrackingClient | None, caller: str) -> str:
+    """The absolute folder of the client's store, which a server process opens (not ':memory:')."""
+    location = resolve_client(client, caller).store.location
     if location == ":memory:":
         raise v.fail(
-            "store",
+            "client",
             caller,
-            "a store folder",
+            "a client of a store folder",
             location,
             "A server runs in its own process, which cannot see an in-memory store. Use a "
-            "folder (workbench.set_store('path') or WORKBENCH_STORE).",
+            "folder (workbench.connect('path'), workbench.set_store('path') or WORKBENCH_STORE).",
         )
     return os.path.abspath(location)

@@ -93,7 +93,7 @@ def read_request_log(
     until: Any = None,
     roles: Sequence[str] = ANSWER_ROLES,
     metadata: bool = False,
-    store: Any = None,
+    client: TrackingClient | None = None,
 ) -> pd.DataFrame:
     """The rows a deployment scored, as the model saw them, with the predictions it returned.
 
@@ -113,12 +113,11 @@ def read_request_log(
     metadata
         Also add ``request_id``, ``received_at``, ``model_version``, ``role`` and ``latency_ms``
         columns in front.
-    store
-        The store (default: the configured one).
+    client
+        The client of the store holding the log (default: the current store).
     """
-
     from workbench import _validation as v
-    from workbench.tracking.client import client_for
+    from workbench.tracking.client import resolve_client
 
     caller = "read_request_log"
     if not isinstance(deployment, str) or not deployment:
@@ -138,7 +137,7 @@ def read_request_log(
     if until is not None:
         query += " AND received_at < $until"
         params["until"] = _utc(until)
-    rows = client_for(store).sql(query + " ORDER BY received_at, request_id", **params)
+    rows = resolve_client(client, caller).sql(query + " ORDER BY received_at, request_id", **params)
     return _expand(rows, metadata)
 
 

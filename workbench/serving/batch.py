@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import _validation as v
+from workbench.tracking.client import TrackingClient, resolve_client
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +29,7 @@ _CHUNK_ROWS = 100_000
 
 
 def batch_predict(
-    model_uri: str,
+    model: str,
     data: Any,
     *,
     output: str | os.PathLike[str] | None = None,
@@ -36,13 +37,13 @@ def batch_predict(
     method: str | None = None,
     experiment: str = BATCH_EXPERIMENT,
     chunk_rows: int = _CHUNK_ROWS,
-    store: Any = None,
+    client: TrackingClient | None = None,
 ) -> pd.DataFrame:
     """Score every row of ``data`` with a registered model; the result keeps its lineage.
 
     Parameters
     ----------
-    model_uri
+    model
         ``"churn@champion"``, ``"churn/3"``, ``"churn"`` (resolved once, at the start).
     data
         A DataFrame, or a ``.parquet``/``.csv`` file.
@@ -54,6 +55,9 @@ def batch_predict(
         The experiment of the run recording the job.
     chunk_rows
         Rows per ``predict`` call (bounds memory for wide outputs).
+    client
+        The client whose store holds the model and records the job (default: the current
+        store).
 
     Returns
     -------
@@ -70,31 +74,28 @@ def batch_predict(
     import pandas as pd
 
     from workbench.registry import ModelRegistry
-    from workbench.tracking.client import client_for
 
     caller = "batch_predict"
     frame, source = _read(data, caller)
     out_path = _output_path(output, caller)
     v.check_positive_int(chunk_rows, caller, name="chunk_rows")
     v.check_name(experiment, caller, name="experiment")
-    client = client_for(store)
-    registry = ModelRegistry(client)
-    version = registry.get_model_version(model_uri)
-    model = registry.load_model(version, trusted=trusted)
+    wb = resolve_client(client, caller)
+    registry = ModelRegistry(wb)
+    version = registry.get_model_version(model)
+    loaded = registry.load_model(version, trusted=trusted)
     name = method or (
         version.signature.method if version.signature and version.signature.method else "predict"
     )
-    predict = getattr(model, name, None)
+    predict = getattr(loaded, name, None)
     if not callable(predict):
-        raise v.fail("method", caller, f"a method of {type(model).__name__}", name)
+        raise v.fail("method", caller, f"a method of {type(loaded).__name__}", name)
     inputs = version.signature.conform(frame) if version.signature is not None else frame
     started = time.perf_counter()
-    with client.start_run(
-        experiment, name=f"{version.name}-v{version.version}", parent=None
-    ) as run:
+    with wb.start_run(experiment, name=f"{version.name}-v{version.version}", parent=None) as run:
         run.log_params(
             {
-                "model_uri": model_uri,
+                "model_uri": model,
                 "model_name": version.name,
                 "model_version": version.version,
                 "model_run_id": version.run_id,

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from workbench import _liveness
+from workbench import _options as o
 from workbench import _validation as v
 from workbench.exceptions import (
     ConflictError,
@@ -37,10 +38,11 @@ from workbench.serving._config import (
     DEFAULT_READ_TIMEOUT_S,
     DEFAULT_REFRESH_S,
     DEFAULT_THREADS,
+    UNSET,
     ServingConfig,
-    parse_canary,
     store_location,
 )
+from workbench.tracking.client import TrackingClient, resolve_client
 
 if TYPE_CHECKING:
     import httpx
@@ -59,7 +61,6 @@ __all__ = [
     "stop_deployment",
 ]
 
-_UNSET: Any = object()
 _ERRORS: dict[str, type[WorkbenchError]] = {
     "SIGNATURE_MISMATCH": SignatureMismatchError,
     "MALFORMED_REQUEST": _errors.MalformedRequestError,
@@ -84,7 +85,7 @@ def new_deployment_id(model_uri: str) -> str:
 
 
 def deploy(
-    model_uri: str,
+    model: str,
     *,
     port: int = 0,
     host: str = "127.0.0.1",
@@ -92,15 +93,14 @@ def deploy(
     canary: Any = None,
     shadow: str | None = None,
     fallback_version: str | int | None = None,
-    fallback_default: Any = _UNSET,
+    fallback_default: Any = UNSET,
     timeout: float | None = None,
     trusted: bool | Sequence[str] = False,
     method: str | None = None,
     threads: int = DEFAULT_THREADS,
     allow_remote: bool = False,
     allowed_hosts: Sequence[str] = (),
-    deployment_id: str | None = None,
-    store: Any = None,
+    deployment: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     refresh_interval: float = DEFAULT_REFRESH_S,
@@ -112,12 +112,16 @@ def deploy(
     detach: bool = False,
     startup_timeout: float = 120.0,
     _inherit_output: bool = False,
+    client: TrackingClient | None = None,
 ) -> Deployment:
     """Serve a registered model over HTTP in a new process; returns when it answers ``/ready``.
 
+    Every option is declared once, with its check and CLI flag, in
+    :class:`~workbench.serving.ServingConfig`; docs/serving.md has the full table.
+
     Parameters
     ----------
-    model_uri
+    model
         ``"churn@champion"`` (follows the alias: ``set_alias``/``rollback`` take effect within
         ``refresh_interval`` without a restart), ``"churn/3"`` (pinned), or ``"churn"`` (latest).
     port, host
@@ -148,24 +152,27 @@ def deploy(
         The model method to call (default: the signature's, usually ``predict``).
     threads
         Model calls run in a pool of this many threads per worker.
-    deployment_id
+    deployment
         Its id in the store (default: ``<name>-<alias>-<8 hex digits>``).
-    store
-        The store holding the model, and receiving the deployment record and request log.
     max_rows, max_body_bytes
         Larger requests get 413.
+    refresh_interval
+        Seconds between checks of the aliases the server follows.
     read_timeout
         Seconds a client may take to send a request body; slower ones get 408 and the
         connection is closed.
     log_payloads
         Keep inputs and outputs in the request log (the monitoring layer needs them).
-    loop, http
-        uvicorn's event loop (``"asyncio"``, ``"uvloop"``) and HTTP parser (``"h11"``,
-        ``"httptools"``); ``"auto"``: uvloop and httptools where installed.
+    log_level, loop, http
+        The server's log level; uvicorn's event loop (``"asyncio"``, ``"uvloop"``) and HTTP
+        parser (``"h11"``, ``"httptools"``); ``"auto"``: uvloop and httptools where installed.
     detach
         Keep serving after this process exits. By default the server stops with it.
     startup_timeout
         Seconds to wait for the models to load.
+    client
+        The client whose store holds the model and receives the deployment record and request
+        log (default: the current store). It must be a store folder.
 
     Returns
     -------
@@ -179,78 +186,71 @@ def deploy(
     array([0, 1, 0, 0, 1])
     """
     caller = "deploy"
-    location = store_location(store, caller)
-    canary_uri, weight = parse_canary(canary, caller)
-    if fallback_version is not None and not isinstance(fallback_version, str | int):
-        raise v.fail(
-            "fallback_version", caller, "'previous', a version number or a URI", fallback_version
-        )
-    if isinstance(trusted, str) or not isinstance(trusted, bool | Sequence):
-        raise v.fail("trusted", caller, "True, False or a list of type names", trusted)
-    if isinstance(allowed_hosts, str) or not isinstance(allowed_hosts, Sequence):
-        raise v.fail("allowed_hosts", caller, "a list of host names", allowed_hosts)
-    if (
-        isinstance(startup_timeout, bool)
-        or not isinstance(startup_timeout, int | float)
-        or (startup_timeout <= 0)
-    ):
-        raise v.fail("startup_timeout", caller, "a positive number of seconds", startup_timeout)
-    for flag, value in (("log_payloads", log_payloads), ("detach", detach)):
-        if not isinstance(value, bool):
-            raise v.fail(flag, caller, "True or False", value)
-    if deployment_id is not None and not re.fullmatch(
-        r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", str(deployment_id)
-    ):
-        raise v.fail(
-            "deployment_id", caller, "letters, digits and _ . - (at most 100)", deployment_id
-        )
-    config = ServingConfig(
-        model_uri=model_uri,
-        store=location,
-        deployment_id=deployment_id or "",
+    o.Bool()(detach, "detach", caller)
+    o.Number(0, low_open=True, text="a positive number of seconds")(
+        startup_timeout, "startup_timeout", caller
+    )
+    wb = resolve_client(client, caller)
+    config = ServingConfig.from_params(
+        caller,
+        store=store_location(wb, caller),
+        model=model,
+        deployment=deployment,
         host=host,
         port=port,
         workers=workers,
         threads=threads,
-        canary_uri=canary_uri,
-        canary_weight=weight,
-        shadow_uri=shadow,
-        fallback_version=None if fallback_version is None else str(fallback_version),
-        fallback_default=None if fallback_default is _UNSET else fallback_default,
-        has_fallback_default=fallback_default is not _UNSET,
-        timeout_s=timeout,
-        trusted=trusted if isinstance(trusted, bool) else list(trusted),
+        canary=canary,
+        shadow=shadow,
+        fallback_version=fallback_version,
+        fallback_default=fallback_default,
+        timeout=timeout,
+        trusted=trusted,
         method=method,
         allow_remote=allow_remote,
         max_rows=max_rows,
         max_body_bytes=max_body_bytes,
-        refresh_interval_s=refresh_interval,
-        read_timeout_s=read_timeout,
-        allowed_hosts=list(allowed_hosts),
+        refresh_interval=refresh_interval,
+        read_timeout=read_timeout,
+        allowed_hosts=allowed_hosts,
         log_payloads=log_payloads,
         log_level=log_level,
         loop=loop,
         http=http,
-    ).validated(caller)
-    from workbench.tracking.client import client_for
+    )
+    return _start(config, wb, detach, startup_timeout, inherit=_inherit_output)
 
-    client = client_for(location)
+
+def _start(
+    config: ServingConfig,
+    client: TrackingClient,
+    detach: bool,
+    startup_timeout: float,
+    *,
+    inherit: bool,
+) -> Deployment:
+    """Start the server process of a validated config and wait until it answers."""
     registry = ModelRegistry(client)
-    for uri in (model_uri, canary_uri, shadow):  # fail here, not in the server's log
-        if uri is not None:
+    for uri in (config.model_uri, config.canary_uri, config.shadow_uri):
+        if uri is not None:  # fail here, not in the server's log
             registry.get_model_version(uri)
-    folder = Path(location) / "deployments"
+    folder = Path(config.store) / "deployments"
     folder.mkdir(exist_ok=True)
-    config = config.replace(deployment_id=config.deployment_id or new_deployment_id(model_uri))
+    config = config.replace(
+        deployment_id=config.deployment_id or new_deployment_id(config.model_uri)
+    )
     ready_file = folder / f"{config.deployment_id}.ready.json"
     log_file = folder / f"{config.deployment_id}.log"
     ready_file.unlink(missing_ok=True)
     if not detach:
-        config = config.replace(watch_pid=os.getpid(), watch_pid_started=_liveness.start_time())
+        import psutil
+
+        me = psutil.Process()
+        config = config.replace(watch_pid=me.pid, watch_pid_started=me.create_time())
     config = config.replace(ready_file=str(ready_file))
-    process = _spawn(config, None if _inherit_output else log_file, detach=detach)
+    process = _spawn(config, None if inherit else log_file, detach=detach)
     try:
-        _wait_ready(process, ready_file, log_file, startup_timeout, inherit=_inherit_output)
+        _wait_ready(process, ready_file, log_file, startup_timeout, inherit=inherit)
     except BaseException:
         _terminate(process)
         raise
@@ -557,13 +557,7 @@ def _stop_pid(record: DeploymentRecord, timeout: float) -> None:
         return
 
 
-def _store_of(store: Any) -> Store:
-    from workbench.tracking.client import client_for
-
-    return client_for(store).store
-
-
-def list_deployments(*, store: Any = None) -> pd.DataFrame:
+def list_deployments(*, client: TrackingClient | None = None) -> pd.DataFrame:
     """Every deployment recorded in the store, newest first (dead processes show ``dead``)."""
     import pandas as pd
 
@@ -580,7 +574,7 @@ def list_deployments(*, store: Any = None) -> pd.DataFrame:
         "stopped_at",
     ]
     rows = []
-    for record in _store_of(store).list_deployments():
+    for record in resolve_client(client, "list_deployments").store.list_deployments():
         policy = record.policy
         canary = policy.get("canary")
         rows.append(
@@ -600,17 +594,19 @@ def list_deployments(*, store: Any = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def get_deployment(deployment_id: str, *, store: Any = None) -> Deployment:
-    """The handle of a recorded deployment (to predict, check or stop it)."""
-    if not isinstance(deployment_id, str) or not deployment_id:
+def get_deployment(deployment: str, *, client: TrackingClient | None = None) -> Deployment:
+    """The handle of a recorded deployment, by id (to predict, check or stop it)."""
+    if not isinstance(deployment, str) or not deployment:
         raise InvalidParameterError(
-            f"The 'deployment_id' parameter of get_deployment must be a deployment id. Got "
-            f"{deployment_id!r} instead. List them with workbench.list_deployments()."
+            f"The 'deployment' parameter of get_deployment must be a deployment id. Got "
+            f"{deployment!r} instead. List them with workbench.list_deployments()."
         )
-    target = _store_of(store)
-    return Deployment(target.get_deployment(deployment_id), store=target)
+    target = resolve_client(client, "get_deployment").store
+    return Deployment(target.get_deployment(deployment), store=target)
 
 
-def stop_deployment(deployment_id: str, *, store: Any = None, timeout: float = 15.0) -> None:
-    """Stop a recorded deployment (from any process on its machine)."""
-    get_deployment(deployment_id, store=store).stop(timeout)
+def stop_deployment(
+    deployment: str, *, timeout: float = 15.0, client: TrackingClient | None = None
+) -> None:
+    """Stop a recorded deployment, by id (from any process on its machine)."""
+    get_deployment(deployment, client=client).stop(timeout)

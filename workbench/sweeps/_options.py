@@ -1,4 +1,5 @@
-"""Checks and name registries for ``workbench.sweep``'s arguments.
+"""``workbench.sweep``'s options, declared once (:class:`SweepOptions`), and the name
+registries of samplers and pruners.
 
 Everything here is pure: it validates what the user passed and turns names into Optuna objects,
 before anything touches a storage, so a bad argument never leaves partial sweep state behind.
@@ -7,7 +8,7 @@ before anything touches a storage, so a bad argument never leaves partial sweep 
 from __future__ import annotations
 
 import importlib.util
-import math
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 import optuna
 from optuna.exceptions import ExperimentalWarning
 
+from workbench import _options as o
 from workbench import _validation as v
 
 __all__ = [
@@ -215,15 +217,15 @@ def check_metric_names(value: Any, n_objectives: int | None) -> list[str] | None
     return names
 
 
-def _check_catch(catch: Any) -> tuple[type[Exception], ...]:
+def _check_catch(catch: Any, name: str = "catch", caller: str = CALLER) -> tuple[type, ...]:
     if isinstance(catch, type):
         catch = (catch,)
     if not isinstance(catch, tuple) or not all(
         isinstance(c, type) and issubclass(c, Exception) for c in catch
     ):
         raise v.fail(
-            "catch",
-            CALLER,
+            name,
+            caller,
             "a tuple of Exception classes",
             catch,
             "Use catch=() to stop the sweep at the first failing trial.",
@@ -231,105 +233,251 @@ def _check_catch(catch: Any) -> tuple[type[Exception], ...]:
     return catch
 
 
+def _objective(value: Any, name: str, caller: str) -> Any:
+    if not callable(value):
+        raise v.fail(
+            name,
+            caller,
+            "a callable taking an optuna.Trial and returning the value(s) to optimize",
+            value,
+            "e.g. def objective(trial): return (trial.suggest_float('x', -1, 1) - 0.5) ** 2",
+        )
+    return value
+
+
+def _direction(value: Any, name: str, caller: str) -> str:
+    direction = _direction_name(value)
+    if direction is None:
+        raise v.fail(
+            name,
+            caller,
+            "'minimize' or 'maximize'",
+            value,
+            "For several objectives pass directions=['minimize', 'maximize', ...].",
+        )
+    return direction
+
+
+def _directions(value: Any, name: str, caller: str) -> list[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise v.fail(
+            name,
+            caller,
+            "a list of 'minimize'/'maximize', one per objective",
+            value,
+            "For one objective use direction='minimize' instead.",
+        )
+    names = [_direction_name(d) for d in value]
+    if not names or any(n is None for n in names):
+        raise v.fail(
+            name, caller, "a non-empty list of 'minimize'/'maximize', one per objective", value
+        )
+    return [n for n in names if n is not None]
+
+
+def _seed(value: Any, name: str, caller: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise v.fail(name, caller, "an int or None", value)
+    return value
+
+
+def _pruner(value: Any, name: str, caller: str) -> Any:
+    make_pruner(value)  # a bad name fails now, before any state is written
+    return value
+
+
+def _n_jobs(value: Any, name: str, caller: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not (value > 0 or value == -1):
+        raise v.fail(name, caller, "a positive int, or -1 for one thread per CPU", value)
+    return value
+
+
+def _storage(value: Any, name: str, caller: str) -> Any:
+    if not isinstance(value, (str, os.PathLike, optuna.storages.BaseStorage)):
+        raise v.fail(name, caller, "a URL, a path, an optuna storage or None", value)
+    return value
+
+
+def _callbacks(value: Any, name: str, caller: str) -> tuple[Callable[..., None], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence) or not all(callable(c) for c in value):
+        raise v.fail(name, caller, "a list of callables f(study, frozen_trial)", value)
+    return tuple(value)
+
+
+def _tags(value: Any, name: str, caller: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    v.check_mapping(value, caller, name=name)
+    for key, tag in value.items():
+        v.check_key(key, caller, name=name)
+        v.check_tag_value(key, tag, caller)
+    return dict(value)
+
+
+def _progress(value: Any, name: str, caller: str) -> str:
+    if value is True:
+        return "auto"
+    if value is False or value is None:
+        return "none"
+    if value not in PROGRESS:
+        raise v.fail(name, caller, f"True, False or one of {PROGRESS}", value)
+    return str(value)
+
+
+PROGRESS = ("auto", "bar", "log", "none")
+_SECONDS = o.Number(0, low_open=True, none=True, text="a positive number of seconds or None")
+
+
 @dataclass(frozen=True)
 class SweepOptions:
-    """Everything ``sweep()`` was asked to do, validated (no storage touched yet)."""
+    """Everything ``sweep()`` was asked to do, declared once: each field's check, help and CLI
+    flag (:mod:`workbench._options`). Building one validates it (no storage is touched):
+    ``directions`` then holds the merged ``direction``/``directions``, ``None`` when neither
+    was given."""
 
-    objective: Callable[[optuna.Trial], Any]
-    n_trials: int | None
-    timeout: float | None
-    name: str | None
-    experiment: str | None
-    directions: list[str] | None
-    metric_names: list[str] | None
-    sampler: Any
-    pruner: Any
-    seed: int | None
-    n_jobs: int
-    n_workers: int | None
-    catch: tuple[type[Exception], ...]
-    callbacks: tuple[Callable[..., None], ...]
-    tags: Mapping[str, Any]
-    progress: str
+    objective: Callable[[optuna.Trial], Any] = o.option(
+        check=o.Check(_objective, "a callable f(trial) -> value(s)"),
+        default_text="required",
+        help="``f(trial) -> float`` (or a sequence of floats for several ``directions``); "
+        "CLI: ``--objective module:function`` or ``path/to/file.py:function``.",
+    )
+    n_trials: int | None = o.option(
+        None,
+        flag="--n-trials",
+        cli={"type": int},
+        check=o.Int(1, none=True),
+        help="Run until the sweep has this many finished trials in total (a rerun after a "
+        "crash only runs the missing ones). None: until ``timeout`` or an interrupt.",
+    )
+    timeout: float | None = o.option(
+        None,
+        flag="--timeout",
+        cli={"type": float, "metavar": "SECONDS"},
+        check=_SECONDS,
+        help="Stop starting trials after this many seconds (this call).",
+    )
+    name: str | None = o.option(
+        None,
+        flag="name",
+        check=o.Name(none=True),
+        default_text="`sweep-<date>-<time>`",
+        help="The sweep's name (its Optuna study name); an existing name continues that sweep.",
+    )
+    experiment: str | None = o.option(
+        None,
+        flag="--experiment",
+        check=o.Name(none=True),
+        default_text="the sweep's name",
+        help="Experiment of the runs.",
+    )
+    direction: str | None = o.option(
+        None,
+        flag="--direction",
+        cli={"choices": DIRECTIONS},
+        check=o.Check(_direction, "'minimize' or 'maximize'", none=True),
+        default_text="`'minimize'`",
+        help="The objective's direction; a continued sweep keeps its directions.",
+    )
+    directions: list[str] | None = o.option(
+        None,
+        check=o.Check(_directions, "a list of 'minimize'/'maximize'", none=True),
+        help="One direction per objective (multi-objective sweep), instead of ``direction``.",
+    )
+    metric_names: list[str] | None = o.option(
+        None,
+        check=o.Check(lambda value, name, caller: value, "a list of names, one per objective"),
+        default_text="`objective`, `objective_0`, ...",
+        help="Names of the objective values on the runs; fixed when the sweep is created.",
+    )
+    sampler: Any = o.option(
+        None,
+        flag="--sampler",
+        check=o.Check(
+            lambda value, name, caller: value,
+            f"a name in {sorted(SAMPLERS)}, an optuna sampler or None",
+        ),
+        default_text="Optuna's default",
+        help="The sampler, by name or as an ``optuna.samplers`` instance.",
+    )
+    pruner: Any = o.option(
+        None,
+        flag="--pruner",
+        check=o.Check(_pruner, f"a name in {sorted(PRUNERS)}, an optuna pruner or None", none=True),
+        default_text="Optuna's default (median)",
+        help="The pruner, by name or as an ``optuna.pruners`` instance.",
+    )
+    seed: int | None = o.option(
+        None,
+        check=o.Check(_seed, "an int or None", none=True),
+        help="Seed of a sampler given by name (reproducible single-thread sweeps).",
+    )
+    n_jobs: int = o.option(
+        1,
+        flag="--n-jobs",
+        cli={"type": int},
+        check=o.Check(_n_jobs, "a positive int, or -1 for one thread per CPU"),
+        help="Threads in this process (Optuna's ``n_jobs``).",
+    )
+    n_workers: int | None = o.option(
+        None,
+        check=o.Int(1, none=True),
+        help="Worker processes (each with ``n_jobs`` threads); the calling process shows "
+        "progress and keeps the parent run. Needs a store folder.",
+    )
+    storage: Any = o.option(
+        None,
+        flag="--storage",
+        check=o.Check(_storage, "a database URL, a path, an optuna storage or None", none=True),
+        default_text="a journal file in the store",
+        help="Where the Optuna study lives: a database URL (``postgresql+psycopg2://...``) or "
+        "``grpc://host:port`` lets machines share a sweep; a path gives a journal file.",
+    )
+    catch: tuple[type[Exception], ...] = o.option(
+        (Exception,),
+        default_text="`(Exception,)`",
+        check=o.Check(_check_catch, "a tuple of Exception classes"),
+        help="Exceptions that fail a trial but let the sweep go on; ``()`` stops at the first.",
+    )
+    callbacks: tuple[Callable[..., None], ...] = o.option(
+        (),
+        check=o.Check(_callbacks, "a list of callables f(study, frozen_trial)"),
+        help="Optuna callbacks, called after each trial.",
+    )
+    tags: Mapping[str, Any] = o.option(
+        default_factory=dict,
+        check=o.Check(_tags, "a dict of tag names to values"),
+        help="Tags for the parent run and every trial run.",
+    )
+    progress: str = o.option(
+        "auto",
+        flag="--progress",
+        cli={"choices": PROGRESS},
+        check=o.Check(_progress, f"True, False or one of {PROGRESS}"),
+        default_text="`'auto'` (CLI: `'log'`)",
+        help="A live bar in notebooks and terminals, a line every 10 % / 10 s in logs.",
+    )
 
     @classmethod
-    def check(cls, objective: Any, **kw: Any) -> SweepOptions:
-        """Validate every argument of ``sweep()``; raise InvalidParameterError on the first bad."""
-        if not callable(objective):
-            raise v.fail(
-                "objective",
-                CALLER,
-                "a callable taking an optuna.Trial and returning the value(s) to optimize",
-                objective,
-                "e.g. def objective(trial): return (trial.suggest_float('x', -1, 1) - 0.5) ** 2",
-            )
-        n_trials = v.check_positive_int(kw["n_trials"], CALLER, name="n_trials", allow_none=True)
-        timeout = kw["timeout"]
-        if timeout is not None and (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not math.isfinite(timeout)
-            or timeout <= 0
-        ):
-            raise v.fail("timeout", CALLER, "a positive number of seconds or None", timeout)
-        name = kw["name"]
-        if name is not None:
-            v.check_name(name, CALLER, name="name")
-        experiment = kw["experiment"]
-        if experiment is not None:
-            v.check_name(experiment, CALLER, name="experiment")
-        directions = check_directions(kw["direction"], kw["directions"])
+    def from_params(cls, **params: Any) -> SweepOptions:
+        """The checked options from ``sweep()``'s keywords, as the user gave them (a list of
+        callbacks, ``progress=True``, ...); the fields hold the normalised values."""
+        return cls(**params)
+
+    def __post_init__(self) -> None:
+        o.set_fields(self, o.check_fields(self, CALLER))
+        self._check_together()
+
+    def _check_together(self) -> None:
+        directions = check_directions(self.direction, self.directions)
         metric_names = check_metric_names(
-            kw["metric_names"], None if directions is None else len(directions)
+            self.metric_names, None if directions is None else len(directions)
         )
-        seed = kw["seed"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise v.fail("seed", CALLER, "an int or None", seed)
         n_objectives = len(directions) if directions else len(metric_names or [0])
         # Build once now so that a bad name fails before any state is written; rebuilt later.
-        make_sampler(kw["sampler"], seed, n_objectives)
-        make_pruner(kw["pruner"])
-        n_jobs = kw["n_jobs"]
-        if (
-            isinstance(n_jobs, bool)
-            or not isinstance(n_jobs, int)
-            or not (n_jobs > 0 or n_jobs == -1)
-        ):
-            raise v.fail("n_jobs", CALLER, "a positive int, or -1 for one thread per CPU", n_jobs)
-        n_workers = v.check_positive_int(kw["n_workers"], CALLER, name="n_workers", allow_none=True)
-        callbacks = kw["callbacks"] or ()
-        if not isinstance(callbacks, Sequence) or not all(callable(c) for c in callbacks):
-            raise v.fail(
-                "callbacks", CALLER, "a list of callables f(study, frozen_trial)", callbacks
-            )
-        tags = kw["tags"] or {}
-        v.check_mapping(tags, CALLER, name="tags")
-        for key, value in tags.items():
-            v.check_key(key, CALLER, name="tags")
-            v.check_tag_value(key, value, CALLER)
-        progress = kw["progress"]
-        choices = ("auto", "bar", "log", "none")
-        if progress is True:
-            progress = "auto"
-        elif progress is False or progress is None:
-            progress = "none"
-        if progress not in choices:
-            raise v.fail("progress", CALLER, f"True, False or one of {choices}", progress)
-        return cls(
-            objective=objective,
-            n_trials=n_trials,
-            timeout=None if timeout is None else float(timeout),
-            name=name,
-            experiment=experiment,
-            directions=directions,
-            metric_names=metric_names,
-            sampler=kw["sampler"],
-            pruner=kw["pruner"],
-            seed=seed,
-            n_jobs=n_jobs,
-            n_workers=n_workers,
-            catch=_check_catch(kw["catch"]),
-            callbacks=tuple(callbacks),
-            tags=dict(tags),
-            progress=progress,
+        make_sampler(self.sampler, self.seed, n_objectives)
+        # ``directions`` holds both (``direction`` is folded in, so replace() stays valid).
+        o.set_fields(
+            self, {"direction": None, "directions": directions, "metric_names": metric_names}
         )

@@ -25,7 +25,7 @@ from workbench.sweeps._setup import (
     open_sweep,
 )
 from workbench.sweeps._storage import open_journal, resolve_storage, sync_storage
-from workbench.tracking.client import TrackingClient, client_for
+from workbench.tracking.client import TrackingClient, resolve_client
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,20 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["list_sweeps", "load_sweep", "sweep"]
 
 logger = logging.getLogger("workbench.sweeps")
-
-
-def _client(client: Any, caller: str) -> TrackingClient:
-    if client is None:
-        return client_for()
-    if not isinstance(client, TrackingClient):
-        raise v.fail(
-            "client",
-            caller,
-            "a workbench.Workbench or None",
-            client,
-            "Get one with workbench.connect(store).",
-        )
-    return client
 
 
 @contextlib.contextmanager
@@ -171,8 +157,8 @@ def sweep(
     >>> s.best_run.params                                                # doctest: +SKIP
     {'x': 2.0121}
     """
-    options = SweepOptions.check(
-        objective,
+    options = SweepOptions.from_params(
+        objective=objective,
         n_trials=n_trials,
         timeout=timeout,
         name=name,
@@ -185,12 +171,13 @@ def sweep(
         seed=seed,
         n_jobs=n_jobs,
         n_workers=n_workers,
+        storage=storage,
         catch=catch,
         callbacks=callbacks,
         tags=tags,
         progress=progress,
     )
-    wb = _client(client, "workbench.sweep")
+    wb = resolve_client(client, "workbench.sweep")
     if options.n_workers is not None and getattr(wb.store, "location", "") == ":memory:":
         raise v.fail(
             "n_workers",
@@ -201,7 +188,7 @@ def sweep(
         )
     quiet = options.progress != "none"
     with _quiet_optuna(quiet):
-        opened = open_sweep(options, wb, storage)
+        opened = open_sweep(options, wb, options.storage)
     return _optimize(options, wb, opened)
 
 
@@ -389,7 +376,7 @@ def load_sweep(
     """
     caller = "workbench.load_sweep"
     v.check_name(name, caller, name="name")
-    wb = _client(client, caller)
+    wb = resolve_client(client, caller)
     root = getattr(wb.store, "root", None)
     choice = resolve_storage(storage, root, name, caller=caller)
     try:
@@ -439,7 +426,7 @@ def list_sweeps(*, client: TrackingClient | None = None) -> pd.DataFrame:
     """
     import pandas as pd
 
-    wb = _client(client, "workbench.list_sweeps")
+    wb = resolve_client(client, "workbench.list_sweeps")
     runs = wb.search_runs(filter=f"tags.{_trial.KIND_TAG} = 'sweep'", max_results=None)
     root = getattr(wb.store, "root", None)
     rows = []

@@ -107,10 +107,10 @@ def latency_table(log: pd.DataFrame, *, freq: str = "1min") -> pd.DataFrame:
 class _ServedDeployment:
     """A ``workbench.serving`` deployment seen through :class:`DeploymentLike`."""
 
-    def __init__(self, api: Any, deployment_id: str, store: Any) -> None:
-        self._api, self._store = api, store
+    def __init__(self, api: Any, deployment_id: str, client: Any) -> None:
+        self._api, self._client = api, client
         self.name = deployment_id
-        self._handle = api.get_deployment(deployment_id, store=store)
+        self._handle = api.get_deployment(deployment_id, client=client)
         status = self._handle.status()
         self.status = status.state + ("" if status.healthy or not status.alive else " (unhealthy)")
         self.url: str | None = status.url
@@ -127,7 +127,7 @@ class _ServedDeployment:
         since = pd.Timestamp.now(tz="UTC") - LOG_WINDOW
         try:
             log = self._api.read_request_log(
-                self.name, since=since, metadata=True, store=self._store
+                self.name, since=since, metadata=True, client=self._client
             )
         except Exception:  # no request yet, or a log this version cannot read
             return pd.DataFrame()
@@ -152,7 +152,7 @@ def list_deployments(client: Workbench | None = None) -> pd.DataFrame | None:
     api = serving_api()
     if api is None or not hasattr(api, "list_deployments"):
         return None
-    frame = api.list_deployments(store=get_client(client).store)
+    frame = api.list_deployments(client=get_client(client))
     return frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
 
 
@@ -195,7 +195,7 @@ class DeploymentView(LiveViewer):
         A deployment name (looked up with ``workbench.serving.get_deployment``) or an object
         following :class:`DeploymentLike`.
     client
-        The workbench client (reserved for the serving API; default: the configured store).
+        The workbench client whose store records the deployment (default: the current store).
     """
 
     deployment = param.Parameter(default=None, doc="The deployment (name or object) shown.")
@@ -219,8 +219,7 @@ class DeploymentView(LiveViewer):
             if api is None:
                 return None, None
             try:
-                store = get_client(self._client).store
-                target = _ServedDeployment(api, target, store)
+                target = _ServedDeployment(api, target, get_client(self._client))
             except Exception as exc:
                 return None, error_text(exc)
         if not isinstance(target, DeploymentLike):

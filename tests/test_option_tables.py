@@ -1,0 +1,66 @@
+"""The option tables in docs/*.md are generated from the option declarations and current."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.machinery
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from workbench import _options as o
+from workbench.exceptions import InvalidParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _generator():  # type: ignore[no-untyped-def]
+    path = ROOT / "scripts" / "update-option-tables"
+    loader = importlib.machinery.SourceFileLoader("update_option_tables", str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_docs_tables_are_current() -> None:
+    stale = [
+        str(path.relative_to(ROOT))
+        for path, text in o.render_docs(ROOT / "docs", _generator().tables()).items()
+        if path.read_text() != text
+    ]
+    assert not stale, f"Run `.venv/bin/python scripts/update-option-tables`: stale {stale}"
+
+
+@pytest.mark.parametrize("name", ["deploy", "sweep"])
+def test_every_option_has_help_and_a_check(name: str) -> None:
+    _, cls = _generator().tables()[name]
+    declared = list(o.options_of(cls))
+    assert declared
+    for f, opt in declared:
+        assert opt.help.strip(), f.name
+        assert opt.check is not None and opt.check.text, f.name
+
+
+@pytest.mark.parametrize("name", ["deploy", "sweep"])
+def test_cli_flags_are_unique_and_parse(name: str) -> None:
+    _, cls = _generator().tables()[name]
+    parser = argparse.ArgumentParser()
+    o.add_arguments(parser, cls, skip=("model", "name"))
+    args = parser.parse_args([])
+    for key in o.cli_kwargs(args, cls):
+        assert hasattr(args, key)
+
+
+def test_checks_name_the_public_parameter() -> None:
+    check = o.Int(1, 10)
+    with pytest.raises(InvalidParameterError, match=r"'workers' parameter of f must be an int"):
+        check(0, "workers", "f")
+    assert o.Number(0, 1, low_open=True)(0.5, "x", "f") == 0.5
+    with pytest.raises(InvalidParameterError, match=r"in \(0, 1\]"):
+        o.Number(0, 1, low_open=True)(0, "x", "f")
+    assert o.OneOf(("a", "b"), none=True)(None, "x", "f") is None
+    with pytest.raises(InvalidParameterError, match="True or False"):
+        o.Bool()(1, "x", "f")
