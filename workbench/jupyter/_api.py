@@ -4,10 +4,8 @@ Each function reads the configured store through the public API (``workbench.sea
 ``workbench.sql``, ``workbench.list_models``, ...) and returns dicts and lists of JSON values, so
 the handlers only serialize and the functions are tested without a server.
 
-Paging: ``search_runs`` has no offset, so :func:`runs_page` pages in SQL over the documented
-views (``runs``, ``experiments``, ``params``, ``metrics``, ``tags``) with ``LIMIT``/``OFFSET``
-and ``count(*) OVER ()``, compiling the user's filter and order_by with the same compiler as
-``search_runs``: both accept, and mean, the same language.
+Paging: :func:`runs_page` is one call of ``search_runs`` with ``offset`` and ``max_results``
+(the core query the runs browser uses too); the total comes with the page.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ import pandas as pd
 
 import workbench as wb
 from workbench import _validation as v
-from workbench.store._filter import compile_over_views  # the one filter-language compiler
 
 __all__ = [
     "DRIFT_EXPERIMENT",
@@ -109,34 +106,14 @@ def runs_page(
     """
     page_n = _page_number(page, "page", 1)
     size = _page_number(page_size, "page_size", 25, MAX_PAGE_SIZE)
-    compiled = compile_over_views(filter, order_by)
-    where, keys, order, joins = compiled.where, compiled.sort_keys, compiled.order, compiled.joins
-    parameters: dict[str, Any] = dict(compiled.parameters)
-    scope = "TRUE"
     if experiment:
-        scope = "e.name = $__experiment"
-        parameters["__experiment"] = v.check_name(experiment, "runs", name="experiment")
-    matching = f"""WITH m AS MATERIALIZED (
-            SELECT r.run_id, r.name, e.name AS experiment, r.status, r.parent_id,
-                   r.start_time, r.end_time, r.duration_s, {", ".join(keys)}
-            FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id
-            {joins}
-            WHERE {scope} AND ({where}))"""
-    frame = wb.sql(
-        f"""{matching}
-        SELECT run_id, name, experiment, status, parent_id, start_time, end_time, duration_s,
-               count(*) OVER () AS __total
-        FROM m ORDER BY {", ".join(order)} LIMIT {size} OFFSET {(page_n - 1) * size}""",
-        **parameters,
+        v.check_name(experiment, "runs", name="experiment")
+    frame = wb.search_runs(
+        experiment or None, filter or None, order_by or None, size, offset=(page_n - 1) * size
     )
-    if frame.empty:  # no row carries the total: count separately (a page past the end)
-        total = int(wb.sql(f"{matching} SELECT count(*) AS n FROM m", **parameters)["n"].iloc[0])
-    else:
-        total = int(frame["__total"].iloc[0])
-    rows = records(frame.drop(columns="__total"))
-    _attach_values(rows)
+    total = int(frame.attrs["total"])
     return {
-        "runs": rows,
+        "runs": _run_rows(frame),
         "total": total,
         "page": page_n,
         "page_size": size,
@@ -144,31 +121,31 @@ def runs_page(
     }
 
 
-def _attach_values(rows: list[dict[str, Any]]) -> None:
-    """Add ``params``, ``metrics`` and ``tags`` dicts to each run row (one query each)."""
-    for row in rows:
-        row.update(params={}, metrics={}, tags={})
-    if not rows:
-        return
-    by_id = {row["run_id"]: row for row in rows}
-    ids = list(by_id)
-    values = wb.sql(
-        "SELECT 'params' AS kind, run_id, key, value AS text, value_num AS num, value_type "
-        "FROM params WHERE run_id IN (SELECT unnest($ids)) "
-        "UNION ALL SELECT 'metrics', run_id, key, NULL, value, 'float' FROM metrics "
-        "WHERE run_id IN (SELECT unnest($ids)) "
-        "UNION ALL SELECT 'tags', run_id, key, value, NULL, 'str' FROM tags "
-        "WHERE run_id IN (SELECT unnest($ids)) ORDER BY kind, key",
-        ids=ids,
-    )
-    for kind, run_id, key, text, num, value_type in values.itertuples(index=False):
-        if value_type in ("int", "float") and num is not None and not pd.isna(num):
-            value: Any = int(num) if value_type == "int" else _plain(float(num))
-        elif value_type == "null" or text is None or (isinstance(text, float) and pd.isna(text)):
-            value = None
-        else:
-            value = str(text)
-        by_id[run_id][kind][key] = value
+_RUN_FIELDS = [
+    "run_id",
+    "name",
+    "experiment",
+    "status",
+    "parent_id",
+    "start_time",
+    "end_time",
+    "duration_s",
+]
+
+
+def _run_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each run's attributes plus ``params``, ``metrics`` and ``tags`` dicts of its values."""
+    kinds = ("params", "metrics", "tags")
+    columns = [c for c in frame.columns if c.split(".", 1)[0] in kinds]
+    rows = []
+    for row in records(frame[_RUN_FIELDS + columns]):
+        run: dict[str, Any] = {k: row[k] for k in _RUN_FIELDS} | {k: {} for k in kinds}
+        for column in columns:
+            if row[column] is not None:
+                kind, key = column.split(".", 1)
+                run[kind][key] = row[column]
+        rows.append(run)
+    return rows
 
 
 def run_detail(run_id: str) -> dict[str, Any]:
