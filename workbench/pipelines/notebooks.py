@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import workbench as wb
 from workbench import _validation as v
 from workbench.exceptions import NotebookFailedError
+from workbench.tracking.client import TrackingClient, resolve_client
 
 __all__ = ["DEFAULT_EXPERIMENT", "NotebookFailedError", "NotebookRun", "run_notebook"]
 
@@ -147,7 +147,7 @@ def _error_text(exc: BaseException) -> tuple[str, bool]:
     return f"{type(exc).__name__}: {exc}", False
 
 
-def _notebook_runs(client: wb.Workbench, notebook: Path, since: float, own: str) -> list[str]:
+def _notebook_runs(client: TrackingClient, notebook: Path, since: float, own: str) -> list[str]:
     """Runs started by the notebook's kernel: their context names the notebook, and they
     started during this execution."""
     frame = client.sql(
@@ -160,7 +160,7 @@ def _notebook_runs(client: wb.Workbench, notebook: Path, since: float, own: str)
     return [str(r) for r in frame["run_id"]]
 
 
-def _latest_metrics(client: wb.Workbench, run_ids: list[str]) -> dict[str, float]:
+def _latest_metrics(client: TrackingClient, run_ids: list[str]) -> dict[str, float]:
     if not run_ids:
         return {}
     frame = client.sql(
@@ -181,6 +181,7 @@ def run_notebook(
     kernel_name: str | None = None,
     cwd: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
+    client: TrackingClient | None = None,
 ) -> NotebookRun:
     """Execute a notebook with papermill and record the execution as a run.
 
@@ -201,6 +202,9 @@ def run_notebook(
         Working directory of the kernel (default: the notebook's folder, as in JupyterLab).
     timeout
         Seconds one cell may run (default: no limit).
+    client
+        The workbench client whose store records the execution (default: the configured
+        store's, :func:`workbench.connect`). The kernel logs to the same store.
 
     Returns
     -------
@@ -218,7 +222,7 @@ def run_notebook(
         raise v.fail("timeout", caller, "a positive number of seconds or None", timeout)
     import papermill  # type: ignore[import-untyped]  # no stubs; see pyproject mypy overrides
 
-    client = wb.connect()
+    client = resolve_client(client, caller)
     workdir = Path(cwd) if cwd is not None else notebook.parent
     with tempfile.TemporaryDirectory(prefix="workbench-notebook-") as scratch:
         target = Path(output).expanduser().resolve() if output else Path(scratch) / notebook.name
