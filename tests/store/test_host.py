@@ -84,6 +84,7 @@ def test_another_process_reads_through_the_writer_and_reads_its_own_writes(
     client = wb.Workbench(store)
     try:
         assert set(client.search_runs("hosted")["name"]) == {"remote"}
+        assert client.search_runs("hosted", max_results=1, offset=1).attrs["total"] == 1
         with client.start_run("hosted", name="local") as run:
             run.log_metric("m", 2.0)
             assert client.get_run(run.run_id).metrics == {"m": 2.0}  # read-your-writes

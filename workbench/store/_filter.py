@@ -64,6 +64,14 @@ _ATTRIBUTES = {  # name -> (kind, SQL)
 }
 
 
+ORDER_BY_FORMS = (
+    "An order_by item is '<field> [ASC|DESC]' (several: a list, or commas between them), "
+    "the field one of params.<key>, metrics.<key>, tags.<key>, min(metrics.<key>), "
+    f"max(metrics.<key>) or an attribute ({', '.join(_ATTRIBUTES)}); "
+    "e.g. ['metrics.auc DESC', 'params.lr']"
+)
+
+
 @dataclass(frozen=True)
 class Join:
     """One ``LEFT JOIN`` a compiled filter or order_by needs."""
@@ -214,9 +222,17 @@ class RunQuery:
             for item in [items] if isinstance(items, str) else items:
                 if not isinstance(item, str):
                     raise FilterSyntaxError(
-                        f"order_by items must be strings, got {type(item).__name__}"
+                        f"order_by items must be strings, got {type(item).__name__}. "
+                        f"{ORDER_BY_FORMS}"
                     )
-                out.extend(_Parser(self, item).parse_order())
+                try:
+                    out.extend(_Parser(self, item).parse_order())
+                except FilterSyntaxError as exc:
+                    message = str(exc).split("\n", 1)[0]  # without the pointer lines
+                    stop = "" if message.endswith(("?", ".")) else "."
+                    raise FilterSyntaxError(
+                        f"{message}{stop} {ORDER_BY_FORMS}", text=exc.text, position=exc.position
+                    ) from None
         return out
 
     @property
@@ -477,5 +493,5 @@ class _Parser:
             direction = tok.text.upper() if (tok := self.accept("asc", "desc")) else "ASC"
             terms.extend(f"{sql} {direction} NULLS LAST" for sql in field.order)
             if not self.accept(","):
-                self.expect_end("order_by items look like '<field> [ASC|DESC]'")
+                self.expect_end("only ASC or DESC may follow the field")
                 return terms

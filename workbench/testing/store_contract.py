@@ -98,6 +98,25 @@ class StoreContract:
         assert page["name"].tolist() == ["r2", "r3"]
         assert len(client.search_runs("no-such-experiment")) == 0
 
+    def test_search_pages_counts_and_chooses_columns(self, client: TrackingClient) -> None:
+        with client.start_run("paging", "top") as parent:
+            for i in range(5):
+                with client.start_run("paging", f"c{i}", parent=parent) as run:
+                    run.log_params({"n": i})
+                    if i % 2:
+                        run.log_metric("score", i)
+        page = client.search_runs(
+            "paging", order_by="metrics.score DESC", max_results=2, offset=1, columns=["params.n"]
+        )
+        assert page["name"].tolist() == ["c1", "c4"]  # c3, c1, then no score: newest first
+        assert page.attrs["total"] == 6 == client.count_runs("paging")
+        assert [c for c in page.columns if "." in c] == ["params.n"]
+        assert client.count_runs("paging", "metrics.score > 0") == 2
+        trees = client.search_runs("paging", "params.n >= 3", "params.n", group_nested=True)
+        assert trees["name"].tolist() == ["top", "c3", "c4"]
+        assert (trees["depth"].tolist(), trees["children"].tolist()) == ([0, 1, 1], [2, 0, 0])
+        assert trees.attrs["total"] == 1 == client.count_runs("paging", group_nested=True)
+
     def test_keys_differing_only_in_case_stay_apart(self, client: TrackingClient) -> None:
         with client.start_run("case") as run:
             run.log_params({"A": 1, "a": 2})
