@@ -1,8 +1,9 @@
 """Module-level tracking functions: start runs, log to them, read them back.
 
-The functions here act on the configured store (``workbench.set_store`` / ``WORKBENCH_STORE``)
-through :func:`workbench.connect`; the ``log_*`` functions act on the active run of the
-enclosing ``with workbench.start_run(...)`` block.
+The functions that read or write a store take ``client=`` (default: the client of the configured
+store, ``workbench.set_store`` / ``WORKBENCH_STORE``, i.e. :func:`workbench.connect`); the
+``log_*`` and ``set_tag*`` functions act on the active run of the enclosing
+``with workbench.start_run(...)`` block, which carries its own client.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.tracking.client import _ACTIVE, client_for
+from workbench.tracking.client import _ACTIVE, TrackingClient, resolve_client
 from workbench.tracking.run import ActiveRun, active_run, require_active_run
 
 if TYPE_CHECKING:
@@ -63,14 +64,15 @@ def start_run(
     *,
     tags: Mapping[str, Any] | None = None,
     parent: ActiveRun | str | None = _ACTIVE,
+    client: TrackingClient | None = None,
 ) -> ActiveRun:
     """Start a run in the configured store; see :meth:`workbench.Workbench.start_run`."""
-    return client_for().start_run(experiment, name, tags=tags, parent=parent)
+    return resolve_client(client, "start_run").start_run(experiment, name, tags=tags, parent=parent)
 
 
-def resume_run(run_id: str) -> ActiveRun:
+def resume_run(run_id: str, *, client: TrackingClient | None = None) -> ActiveRun:
     """Reopen an ended run to log more to it; see :meth:`workbench.Workbench.resume_run`."""
-    return client_for().resume_run(run_id)
+    return resolve_client(client, "resume_run").resume_run(run_id)
 
 
 def log_param(key: str, value: Any) -> None:
@@ -137,24 +139,24 @@ def log_input(data: Any, name: str | None = None, context: str = "training") -> 
     return require_active_run("workbench.log_input").log_input(data, name, context)
 
 
-def flush() -> None:
+def flush(*, client: TrackingClient | None = None) -> None:
     """Block until everything logged is durable and visible to readers."""
-    client_for().flush()
+    resolve_client(client, "flush").flush()
 
 
-def doctor() -> StoreHealth:
+def doctor(*, client: TrackingClient | None = None) -> StoreHealth:
     """A health check of the current store: journals waiting, damage found and skipped."""
-    return client_for().doctor()
+    return resolve_client(client, "doctor").doctor()
 
 
-def close() -> None:
+def close(*, client: TrackingClient | None = None) -> None:
     """Flush and release the configured store's client (before deleting its folder, say)."""
-    client_for().close()
+    resolve_client(client, "close").close()
 
 
-def get_run(run_id: str) -> Run:
+def get_run(run_id: str, *, client: TrackingClient | None = None) -> Run:
     """A run snapshot; see :meth:`workbench.Workbench.get_run`."""
-    return client_for().get_run(run_id)
+    return resolve_client(client, "get_run").get_run(run_id)
 
 
 def search_runs(
@@ -169,9 +171,10 @@ def search_runs(
     metric_stats: Sequence[str] = ("latest",),
     group_nested: bool = False,
     max_children: int = 50,
+    client: TrackingClient | None = None,
 ) -> pd.DataFrame:
     """Search runs; see :meth:`workbench.Workbench.search_runs`."""
-    return client_for().search_runs(
+    return resolve_client(client, "search_runs").search_runs(
         experiment,
         filter,
         order_by,
@@ -191,70 +194,86 @@ def count_runs(
     *,
     include_deleted: bool = False,
     group_nested: bool = False,
+    client: TrackingClient | None = None,
 ) -> int:
     """Count the runs ``search_runs`` finds; see :meth:`workbench.Workbench.count_runs`."""
-    return client_for().count_runs(
+    return resolve_client(client, "count_runs").count_runs(
         experiment, filter, include_deleted=include_deleted, group_nested=group_nested
     )
 
 
 def get_metric_history(
-    run_id: str | Sequence[str], key: str | Sequence[str] | None = None
+    run_id: str | Sequence[str],
+    key: str | Sequence[str] | None = None,
+    *,
+    client: TrackingClient | None = None,
 ) -> pd.DataFrame:
     """Metric points of runs as a DataFrame."""
-    return client_for().get_metric_history(run_id, key)
+    return resolve_client(client, "get_metric_history").get_metric_history(run_id, key)
 
 
-def sql(query: str, **parameters: Any) -> pd.DataFrame:
-    """Read-only SQL over the store's views."""
-    return client_for().sql(query, **parameters)
+def sql(query: str, *, client: TrackingClient | None = None, **parameters: Any) -> pd.DataFrame:
+    """Read-only SQL over the store's views (``$name`` placeholders take ``parameters``)."""
+    return resolve_client(client, "sql").sql(query, **parameters)
 
 
-def create_experiment(name: str, description: str | None = None) -> Experiment:
+def create_experiment(
+    name: str, description: str | None = None, *, client: TrackingClient | None = None
+) -> Experiment:
     """Create an experiment."""
-    return client_for().create_experiment(name, description)
+    return resolve_client(client, "create_experiment").create_experiment(name, description)
 
 
-def get_experiment(name: str, *, include_deleted: bool = False) -> Experiment:
+def get_experiment(
+    name: str, *, include_deleted: bool = False, client: TrackingClient | None = None
+) -> Experiment:
     """An experiment by name or id."""
-    return client_for().get_experiment(name, include_deleted=include_deleted)
+    return resolve_client(client, "get_experiment").get_experiment(
+        name, include_deleted=include_deleted
+    )
 
 
-def list_experiments(*, include_deleted: bool = False) -> pd.DataFrame:
+def list_experiments(
+    *, include_deleted: bool = False, client: TrackingClient | None = None
+) -> pd.DataFrame:
     """Experiments as a DataFrame."""
-    return client_for().list_experiments(include_deleted=include_deleted)
+    return resolve_client(client, "list_experiments").list_experiments(
+        include_deleted=include_deleted
+    )
 
 
-def rename_experiment(name: str, new_name: str) -> Experiment:
+def rename_experiment(
+    name: str, new_name: str, *, client: TrackingClient | None = None
+) -> Experiment:
     """Rename an experiment."""
-    return client_for().rename_experiment(name, new_name)
+    return resolve_client(client, "rename_experiment").rename_experiment(name, new_name)
 
 
-def delete_experiment(name: str) -> None:
+def delete_experiment(name: str, *, client: TrackingClient | None = None) -> None:
     """Soft-delete an experiment."""
-    client_for().delete_experiment(name)
+    resolve_client(client, "delete_experiment").delete_experiment(name)
 
 
-def restore_experiment(name: str) -> None:
+def restore_experiment(name: str, *, client: TrackingClient | None = None) -> None:
     """Restore a soft-deleted experiment."""
-    client_for().restore_experiment(name)
+    resolve_client(client, "restore_experiment").restore_experiment(name)
 
 
-def delete_run(run_id: str) -> None:
+def delete_run(run_id: str, *, client: TrackingClient | None = None) -> None:
     """Soft-delete a run."""
-    client_for().delete_run(run_id)
+    resolve_client(client, "delete_run").delete_run(run_id)
 
 
-def restore_run(run_id: str) -> None:
+def restore_run(run_id: str, *, client: TrackingClient | None = None) -> None:
     """Restore a soft-deleted run."""
-    client_for().restore_run(run_id)
+    resolve_client(client, "restore_run").restore_run(run_id)
 
 
-def load_artifact(run_id: str, path: str) -> Any:
+def load_artifact(run_id: str, path: str, *, client: TrackingClient | None = None) -> Any:
     """Load a run's artifact as a Python object."""
-    return client_for().load_artifact(run_id, path)
+    return resolve_client(client, "load_artifact").load_artifact(run_id, path)
 
 
-def artifact_path(run_id: str, path: str) -> Path:
+def artifact_path(run_id: str, path: str, *, client: TrackingClient | None = None) -> Path:
     """Local file of a run's artifact."""
-    return client_for().artifact_path(run_id, path)
+    return resolve_client(client, "artifact_path").artifact_path(run_id, path)
