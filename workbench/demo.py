@@ -139,7 +139,7 @@ def run_demo() -> None:
     )
 
     _step(
-        "1/4 logging training curves of three SGD models (params, metric series, "
+        "1/6 logging training curves of three SGD models (params, metric series, "
         "dataset, figure, table)"
     )
     _training_curves(x_train, x_test, y_train, y_test)
