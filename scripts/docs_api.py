@@ -60,7 +60,8 @@ def sections() -> dict[str, list[str]]:
 def _entry(name: str, obj: Any) -> str:
     lines = [f"::: workbench.{name}"]
     if inspect.isclass(obj) and issubclass(obj, BaseException | Warning):
-        lines += ["    options:", "      members: false"]  # the hierarchy is in its docstring
+        # the hierarchy is in WorkbenchError's docstring; members (http_status, ...) are plumbing
+        lines += ["    options:", "      members: false", "      inherited_members: false"]
     return "\n".join(lines)
 
 
