@@ -34,7 +34,7 @@ def test_docs_tables_are_current() -> None:
     assert not stale, f"Run `.venv/bin/python scripts/update-option-tables`: stale {stale}"
 
 
-@pytest.mark.parametrize("name", ["deploy", "sweep"])
+@pytest.mark.parametrize("name", ["deploy", "sweep", "monitor", "drift"])
 def test_every_option_has_help_and_a_check(name: str) -> None:
     _, cls = _generator().tables()[name]
     declared = list(o.options_of(cls))
@@ -44,7 +44,7 @@ def test_every_option_has_help_and_a_check(name: str) -> None:
         assert opt.check is not None and opt.check.text, f.name
 
 
-@pytest.mark.parametrize("name", ["deploy", "sweep"])
+@pytest.mark.parametrize("name", ["deploy", "sweep", "monitor", "drift"])
 def test_cli_flags_are_unique_and_parse(name: str) -> None:
     _, cls = _generator().tables()[name]
     parser = argparse.ArgumentParser()

@@ -72,10 +72,12 @@ class Check:
         text: str = "",
         *,
         none: bool = False,
+        fix: str = "",
     ) -> None:
         self.function = function
         self.text = text
         self.none = none
+        self.fix = fix
 
     def __call__(self, value: Any, name: str, caller: str) -> Any:
         if value is None and self.none:
@@ -86,8 +88,9 @@ class Check:
         assert self.function is not None
         return self.function(value, name, caller)
 
-    def fail(self, value: Any, name: str, caller: str, fix: str = "") -> Exception:
-        return v.fail(name, caller, self.text, value, fix)
+    def fail(self, value: Any, name: str, caller: str) -> Exception:
+        """The standard error: ``name`` of ``caller`` must be ``text``; then ``fix``."""
+        return v.fail(name, caller, self.text, value, self.fix)
 
 
 class Bool(Check):
@@ -133,6 +136,7 @@ class Number(Check):
         high_open: bool = False,
         none: bool = False,
         text: str = "",
+        fix: str = "",
     ) -> None:
         if not text:
             left = "-inf" if low is None else f"{low:g}"
@@ -140,7 +144,7 @@ class Number(Check):
             text = f"a number in {'(' if low_open or low is None else '['}{left}, {right}"
             text += ")" if high_open or high is None else "]"
             text += " or None" if none else ""
-        super().__init__(text=text, none=none)
+        super().__init__(text=text, none=none, fix=fix)
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
 
     def convert(self, value: Any, name: str, caller: str) -> Any:
@@ -160,9 +164,12 @@ class Number(Check):
 class OneOf(Check):
     """One of a few strings."""
 
-    def __init__(self, choices: Sequence[Any], *, none: bool = False, text: str = "") -> None:
+    def __init__(
+        self, choices: Sequence[Any], *, none: bool = False, text: str = "", fix: str = ""
+    ) -> None:
         listed = ", ".join(map(repr, choices))
-        super().__init__(text=text or f"one of {listed}" + (" or None" if none else ""), none=none)
+        default = f"one of {listed}" + (" or None" if none else "")
+        super().__init__(text=text or default, none=none, fix=fix)
         self.choices = tuple(choices)
 
     def convert(self, value: Any, name: str, caller: str) -> Any:
@@ -287,7 +294,8 @@ def add_arguments(
         name = public_name(f, opt)
         if opt.flag is None or name in skip:
             continue
-        kwargs: dict[str, Any] = {"help": opt.help, "dest": name}
+        text = _plain(opt.help, "").replace("%", "%%")
+        kwargs: dict[str, Any] = {"help": text, "dest": name}
         if not opt.flag.startswith("-"):  # a positional argument
             del kwargs["dest"]
         kwargs.update(opt.cli)
@@ -313,8 +321,14 @@ def cli_kwargs(args: argparse.Namespace, cls: type, *, skip: Sequence[str] = ())
 # -- the docs -----------------------------------------------------------------------------------
 
 
+def _plain(text: str, code: str) -> str:
+    """Help text written for docstrings (reST roles, ````code````) with ``code`` quotes."""
+    text = re.sub(r":\w+:`~?([^`]+)`", rf"{code}\1{code}", text)
+    return text.replace("``", code)
+
+
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    return " ".join(_plain(text, "`").split()).replace("|", "\\|")
 
 
 def _default_text(f: dataclasses.Field[Any], opt: Option) -> str:

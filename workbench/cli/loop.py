@@ -18,7 +18,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from workbench import _options as o
 from workbench.exceptions import InvalidParameterError
+from workbench.monitoring._policy import MonitorPolicy
 
 
 def _retrain_function(spec: str) -> Callable[..., Any]:
@@ -42,12 +44,6 @@ def _retrain_function(spec: str) -> Callable[..., Any]:
             f"--retrain {spec!r}: {module_name} has no function {attribute!r}."
         )
     return function  # type: ignore[no-any-return]
-
-
-def _window(text: str | None) -> str | int | None:
-    if text is None:
-        return None
-    return int(text) if text.isdigit() else text
 
 
 def _unresolved(steps: Sequence[Any]) -> bool:
@@ -81,27 +77,7 @@ def _monitor(args: argparse.Namespace) -> int:
     if args.retrain and args.retrain_notebook:
         raise InvalidParameterError("Give --retrain or --retrain-notebook, not both.")
     on_drift: Any = _retrain_function(args.retrain) if args.retrain else args.retrain_notebook
-    mon = loop.monitor(
-        args.model,
-        reference=args.reference,
-        target=args.target,
-        features=args.features or None,
-        time_column=args.time_column,
-        window=_window(args.window),
-        origin=args.origin,
-        on_drift=on_drift,
-        gate=args.gate or None,
-        triggers=args.trigger or None,
-        metric=args.metric,
-        performance_floor=args.floor,
-        max_performance_drop=args.max_drop,
-        drift_share=args.drift_share,
-        retrain_window=_window(args.retrain_window),
-        holdout=args.holdout,
-        promote=not args.no_promote,
-        min_rows=args.min_rows,
-        experiment=args.experiment,
-    )
+    mon = loop.monitor(args.model, on_drift=on_drift, **o.cli_kwargs(args, MonitorPolicy))
     steps = []
     if args.data is not None:
         frame = _read(args.data)
@@ -162,43 +138,12 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("model", help="model name, NAME@ALIAS, or deployment:ID")
     parser.add_argument("--data", help="labelled data to check: .csv/.parquet/.json")
-    parser.add_argument("--reference", help="reference data (default: the champion's lineage)")
-    parser.add_argument("--target", help="label column (needed to retrain and gate)")
-    parser.add_argument("--features", nargs="+", help="model inputs (default: its signature)")
-    parser.add_argument("--time-column", help="timestamp column for calendar windows")
-    parser.add_argument("--window", help="window: a pandas frequency (30D, 7D, W, MS) or N rows")
-    parser.add_argument(
-        "--origin",
-        default="start_day",
-        help="where fixed-span windows start: start_day (default), start, epoch or a timestamp",
-    )
+    o.add_arguments(parser, MonitorPolicy)
     retrain = parser.add_mutually_exclusive_group()
     retrain.add_argument("--retrain", metavar="MODULE:FUNCTION", help="(train_df) -> model")
     retrain.add_argument(
         "--retrain-notebook", metavar="PATH", help="notebook run with papermill on an alarm"
     )
-    parser.add_argument(
-        "--gate",
-        action="append",
-        default=[],
-        help="gate rule, e.g. 'accuracy>=0.7' or 'accuracy>=champion+0.01' (repeatable)",
-    )
-    parser.add_argument(
-        "--trigger",
-        action="append",
-        default=[],
-        choices=("dataset_drift", "target_drift", "prediction_drift", "performance"),
-        help="signal that starts a retrain (repeatable)",
-    )
-    parser.add_argument("--metric", default="accuracy", help="performance metric (accuracy)")
-    parser.add_argument("--floor", type=float, help="alarm when the metric falls below this")
-    parser.add_argument("--max-drop", type=float, help="alarm on a drop from the baseline")
-    parser.add_argument("--drift-share", type=float, default=0.5, help="dataset drift share")
-    parser.add_argument("--retrain-window", help="earlier labelled data for retraining")
-    parser.add_argument("--holdout", type=float, default=0.3, help="held-out share (0.3)")
-    parser.add_argument("--min-rows", type=int, default=10, help="smallest window judged (10)")
-    parser.add_argument("--no-promote", action="store_true", help="never move the champion")
-    parser.add_argument("--experiment", default="monitoring", help="experiment of the runs")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="check the last window (default)")
     mode.add_argument("--replay", action="store_true", help="check every window of --data")

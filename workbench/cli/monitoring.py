@@ -18,8 +18,10 @@ import re
 import sys
 from typing import Any
 
+from workbench import _options as o
 from workbench.cli._common import print_frame
 from workbench.exceptions import InvalidParameterError
+from workbench.monitoring._options import DriftOptions
 
 _THRESHOLD_RE = re.compile(r"^\s*(?P<metric>[^<>=]+?)\s*(?P<op>>=|<=)\s*(?P<value>[^\s]+)\s*$")
 _LOWER_IS_BETTER_RE = re.compile(r"(loss|error|mae|mse|rmse|mape|_ece$)", re.IGNORECASE)
@@ -49,26 +51,27 @@ def _one_or_per_column(items: list[str], option: str, convert: Any) -> tuple[Any
     return value, _pairs([i for i in items if "=" in i], option, convert)
 
 
+def _drift_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """drift_report()'s keywords from the flags DriftOptions declares."""
+    kwargs = o.cli_kwargs(args, DriftOptions)
+    test, tests = _one_or_per_column(kwargs["tests"] or [], "--test", str)
+    threshold, thresholds = _one_or_per_column(kwargs["thresholds"] or [], "--threshold", float)
+    prediction = kwargs["prediction"]
+    kwargs.update(
+        prediction=prediction[0] if prediction is not None and len(prediction) == 1 else prediction,
+        tests=tests or test,
+        thresholds=thresholds or threshold,
+        column_kinds=_pairs(kwargs["column_kinds"] or [], "--column-kind", str) or None,
+        on_schema_change="drift" if args.fail_on_schema_change else "report",
+    )
+    return kwargs
+
+
 def _drift(args: argparse.Namespace) -> None:
     import workbench.monitoring as monitoring
 
-    test, tests = _one_or_per_column(args.test, "--test", str)
-    threshold, thresholds = _one_or_per_column(args.threshold, "--threshold", float)
-    prediction: Any = args.prediction
-    if prediction is not None and len(prediction) == 1:
-        prediction = prediction[0]
     report = monitoring.drift_report(
-        args.reference,
-        args.current,
-        target=args.target,
-        prediction=prediction,
-        columns=args.columns or None,
-        tests=tests or test,
-        thresholds=thresholds or threshold,
-        drift_share=args.drift_share,
-        name=args.name,
-        progress=False,
-        on_schema_change="drift" if args.fail_on_schema_change else "report",
+        args.reference, args.current, name=args.name, progress=False, **_drift_kwargs(args)
     )
     if not args.no_log:
         report.log()
@@ -167,16 +170,7 @@ def register(commands: Any) -> None:
     )
     drift.add_argument("reference", help="reference data: a file or a model URI (churn@champion)")
     drift.add_argument("current", help="current data: a file")
-    drift.add_argument("--target", help="label column")
-    drift.add_argument("--prediction", nargs="+", help="model output column(s)")
-    drift.add_argument("--columns", nargs="+", help="features to test (default: all)")
-    drift.add_argument(
-        "--test", action="append", default=[], help="test for all columns (psi), or COLUMN=TEST"
-    )
-    drift.add_argument(
-        "--threshold", action="append", default=[], help="threshold for all, or COLUMN=VALUE"
-    )
-    drift.add_argument("--drift-share", type=float, default=0.5, help="dataset drift share (0.5)")
+    o.add_arguments(drift, DriftOptions)
     drift.add_argument("--name", help="report title")
     drift.add_argument("--html", help="write the report as self-contained HTML here")
     drift.add_argument("--static-html", action="store_true", help="static plots (small file)")

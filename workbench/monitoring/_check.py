@@ -371,7 +371,7 @@ class _Check:
             target=target if labels else None,
             prediction=column,
             columns=features,
-            thresholds=policy.drift_thresholds,
+            thresholds=policy.thresholds,
             drift_share=policy.drift_share,
             name=f"{policy.model} check {self.index}",
             progress=False,
@@ -463,7 +463,10 @@ class _Check:
         challenger = self._evaluate("challenger", version, frame)
         champion = self._evaluate("champion", self.champion, frame)
         gate = validate(
-            challenger, champion, policy.thresholds, name=f"{version.uri} vs {self.champion.uri}"
+            challenger,
+            champion,
+            policy.gate_thresholds,
+            name=f"{version.uri} vs {self.champion.uri}",
         )
         fields = {
             **observed,

@@ -7,6 +7,7 @@ plain frozen objects: the machinery lives in :mod:`workbench.monitoring.loop`.
 
 from __future__ import annotations
 
+import argparse
 import html
 import math
 import os
@@ -18,9 +19,12 @@ from typing import Any
 
 import pandas as pd
 
+from workbench import _options as o
 from workbench import _validation as v
 from workbench.monitoring._windowing import DEFAULT_ORIGIN, check_origin, check_window
 from workbench.monitoring.gates import GateResult, MetricThreshold
+from workbench.registry import parse_model_uri
+from workbench.registry._serializers import normalize_trusted
 
 __all__ = [
     "DECISIONS",
@@ -119,26 +123,61 @@ def _check_gate(gate: Any, metric: str, floor: float | None) -> Mapping[str, Met
     )
 
 
-def _check_share(value: Any, name: str) -> float:
-    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-    if number is None or not 0 < number < 1:
-        raise v.fail(name, CALLER, "a share strictly between 0 and 1", value)
-    return float(number)
+def _window(value: Any, name: str, caller: str) -> str | int:
+    return check_window(value, caller, name=name)  # type: ignore[no-any-return]
 
 
-def _check_window(value: Any, name: str) -> str | int | None:
-    if value is None:
-        return None
-    return check_window(value, CALLER, name=name)  # type: ignore[no-any-return]
+def _window_arg(text: str) -> str | int:
+    """A CLI window: a number of rows or a pandas frequency."""
+    return int(text) if text.isdigit() else text
 
 
-def _optional_number(value: Any, name: str, *, positive: bool = False) -> float | None:
-    if value is None:
-        return None
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (positive and value <= 0):
-        raise v.fail(name, CALLER, "a positive number" if positive else "a number", value)
-    return float(value)
+def _names(value: Any, name: str, caller: str) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _features(value: Any, name: str, caller: str) -> tuple[str, ...]:
+    features = (value,) if isinstance(value, str) else value
+    if (
+        isinstance(features, Mapping)
+        or not isinstance(features, Sequence)
+        or not features
+        or not all(isinstance(f, str) for f in features)
+    ):
+        raise v.fail(name, caller, "a non-empty list of column names", features)
+    return tuple(features)
+
+
+def _model_name(value: Any, name: str, caller: str) -> str:
+    ref = parse_model_uri(value, caller)
+    if ref.alias is not None or ref.version is not None:
+        raise v.fail(
+            name,
+            caller,
+            "a model name (the aliases are set apart)",
+            value,
+            f"Use model={ref.name!r}, champion={ref.alias or 'champion'!r}.",
+        )
+    return str(value)
+
+
+def _retrain(value: Any, name: str, caller: str) -> Any:
+    if callable(value):
+        return value
+    if isinstance(value, (str, os.PathLike)) and os.fspath(value).endswith(".ipynb"):
+        if not os.path.isfile(value):
+            raise v.fail(name, caller, "an existing notebook", os.fspath(value))
+        return value
+    raise v.fail(
+        name,
+        caller,
+        "a callable (train_df) -> fitted model, or the path of a .ipynb notebook",
+        value,
+    )
+
+
+SHARE = o.Number(0, 1, low_open=True, high_open=True, text="a share strictly between 0 and 1")
+SECONDS = o.Number(0, text="a number of seconds >= 0")
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,8 +213,8 @@ class MonitorPolicy:
         ``performance`` (``metric`` below ``performance_floor`` or more than
         ``max_performance_drop`` under the champion's metric on the reference). Default:
         ``dataset_drift``, plus ``performance`` when a floor or a drop is set.
-    drift_share, drift_thresholds
-        As for :func:`~workbench.drift_report` (``thresholds``).
+    drift_share, thresholds
+        As for :func:`~workbench.drift_report`.
     metric, greater_is_better
         The performance metric (any metric of :func:`~workbench.evaluate`) and its direction
         (default: lower is better for losses and errors). The default, accuracy, misleads on
@@ -237,67 +276,213 @@ class MonitorPolicy:
         (types trusted by default), type names to trust as well, or ``True``.
     """
 
-    model: str
-    target: str | None = None
-    features: tuple[str, ...] | None = None
-    reference: Any = field(default=None, repr=False)
-    time_column: str | None = None
-    window: str | int | None = None
-    origin: Any = DEFAULT_ORIGIN
-    champion: str = "champion"
-    challenger: str = "challenger"
-    triggers: tuple[str, ...] | None = None
-    drift_share: float = 0.5
-    drift_thresholds: float | Mapping[str, float] | None = None
-    metric: str = "accuracy"
-    greater_is_better: bool | None = None
-    performance_floor: float | None = None
-    max_performance_drop: float | None = None
-    gate: Mapping[str, MetricThreshold] | Sequence[str] | str | None = None
-    retrain: Callable[[pd.DataFrame], Any] | str | os.PathLike[str] | None = None
-    retrain_window: str | int | None = None
-    holdout: float = 0.3
-    evaluation: str = "holdout"
-    promote: bool = True
-    min_rows: int = 10
-    deployment: str | None = None
-    experiment: str = "monitoring"
-    trusted: Any = False
-    settle: float = 2.0
-    lateness: float = 600.0
+    model: str = o.option(
+        check=o.Check(_model_name, "a registered model's name"),
+        help="The registered model (``monitor()``: a name, ``name@alias``, a Deployment or "
+        "``deployment:<id>``).",
+    )
+    target: str | None = o.option(
+        None,
+        flag="--target",
+        check=o.Name(none=True),
+        help="The label column (needed for the performance signal, retraining and the gate).",
+    )
+    features: Sequence[str] | None = o.option(
+        None,
+        flag="--features",
+        cli={"nargs": "+"},
+        check=o.Check(_features, "a non-empty list of column names", none=True),
+        default_text="the champion's signature",
+        help="The model's input columns.",
+    )
+    reference: Any = o.option(
+        None,
+        flag="--reference",
+        repr=False,
+        check=o.Check(lambda value, name, caller: value, "a DataFrame, a file or a model URI"),
+        default_text="the champion's training data",
+        help="What windows are compared with (after a promotion: the new champion's training "
+        "data).",
+    )
+    time_column: str | None = o.option(
+        None,
+        flag="--time-column",
+        check=o.Name(none=True),
+        help="The timestamp column that cuts windows by time.",
+    )
+    window: str | int | None = o.option(
+        None,
+        flag="--window",
+        cli={"type": _window_arg},
+        check=o.Check(
+            _window, "a pandas frequency ('30D', 'W', 'MS') or a number of rows", none=True
+        ),
+        help="How ``Monitor.run`` cuts a frame into windows.",
+    )
+    origin: Any = o.option(
+        DEFAULT_ORIGIN,
+        flag="--origin",
+        check=o.Check(
+            lambda value, name, caller: check_origin(value, caller),
+            "'start_day', 'start', 'epoch' or a timestamp",
+        ),
+        help="Where fixed-span windows start, as for ``pandas.Grouper``.",
+    )
+    champion: str = o.option(
+        "champion",
+        check=o.Name(),
+        default_text="`'champion'` (``monitor()``: the alias of ``model``)",
+        help="The alias served traffic follows.",
+    )
+    challenger: str = o.option(
+        "challenger",
+        flag="--challenger",
+        check=o.Name(),
+        help="The alias a retrained model gets.",
+    )
+    triggers: Sequence[str] | None = o.option(
+        None,
+        flag="--trigger",
+        cli={"action": "append", "choices": SIGNALS},
+        check=o.Check(_names, f"a non-empty subset of {list(SIGNALS)}", none=True),
+        default_text="`dataset_drift` (+ `performance` with a bound)",
+        help="Which signals start a retrain (CLI: repeatable).",
+    )
+    drift_share: float = o.option(
+        0.5,
+        flag="--drift-share",
+        cli={"type": float},
+        check=SHARE,
+        help="The ``dataset_drift`` signal: at least this share of the features drifted.",
+    )
+    thresholds: float | Mapping[str, float] | None = o.option(
+        None,
+        check=o.Check(lambda value, name, caller: value, "as for drift_report", none=True),
+        default_text="the tests'",
+        help="Drift thresholds, as for :func:`~workbench.drift_report`.",
+    )
+    metric: str = o.option(
+        "accuracy",
+        flag="--metric",
+        check=o.Name(),
+        help="The performance metric (any of :func:`~workbench.evaluate`'s); on imbalanced "
+        "labels prefer ``f1`` or ``roc_auc``.",
+    )
+    greater_is_better: bool | None = o.option(
+        None,
+        check=o.Bool(none=True),
+        default_text="lower for losses and errors",
+        help="The metric's direction.",
+    )
+    performance_floor: float | None = o.option(
+        None,
+        flag="--floor",
+        cli={"type": float},
+        check=o.Number(none=True, text="a number or None"),
+        help="The performance alarm: the metric below this.",
+    )
+    max_performance_drop: float | None = o.option(
+        None,
+        flag="--max-drop",
+        cli={"type": float},
+        check=o.Number(0, low_open=True, none=True, text="a positive number or None"),
+        help="The performance alarm: a drop from the champion's baseline by more than this.",
+    )
+    gate: Mapping[str, MetricThreshold] | Sequence[str] | str | None = o.option(
+        None,
+        flag="--gate",
+        cli={"action": "append"},
+        check=o.Check(
+            lambda value, name, caller: value,
+            "rules such as 'accuracy>=champion+0.01', or a dict of MetricThreshold",
+            none=True,
+        ),
+        default_text="``metric`` better than the champion's by 0.01",
+        help="What a challenger must pass against the champion (CLI: repeatable).",
+    )
+    retrain: Callable[[pd.DataFrame], Any] | str | os.PathLike[str] | None = o.option(
+        None,
+        check=o.Check(_retrain, "a callable (train_df) -> model, or a .ipynb path", none=True),
+        help="What retrains (``monitor()``: ``on_drift=``; CLI: ``--retrain MODULE:FUNCTION`` "
+        "or ``--retrain-notebook PATH``).",
+    )
+    retrain_window: str | int | None = o.option(
+        None,
+        flag="--retrain-window",
+        cli={"type": _window_arg},
+        check=o.Check(_window, "a pandas frequency or a number of rows", none=True),
+        default_text="the current window",
+        help="The labelled data a retrain gets, ending with the current window.",
+    )
+    holdout: float = o.option(
+        0.3,
+        flag="--holdout",
+        cli={"type": float},
+        check=SHARE,
+        help="The share of the window's labelled rows kept out of training to score the "
+        "challenger and the champion (``evaluation='holdout'``).",
+    )
+    evaluation: str = o.option(
+        "holdout",
+        flag="--evaluation",
+        cli={"choices": EVALUATIONS},
+        check=o.OneOf(EVALUATIONS, text=f"one of {list(EVALUATIONS)}"),
+        help="``holdout``: score on held-out rows of the training window (optimistic); "
+        "``forward``: on the next labelled window.",
+    )
+    promote: bool = o.option(
+        True,
+        flag="--promote",
+        cli={"action": argparse.BooleanOptionalAction},
+        check=o.Bool(),
+        help="Move ``champion`` to a challenger that passed the gate (else leave it at "
+        "``challenger``).",
+    )
+    min_rows: int = o.option(
+        10,
+        flag="--min-rows",
+        cli={"type": int},
+        check=o.Int(1),
+        help="Smaller windows are skipped; retraining needs this many labelled rows.",
+    )
+    deployment: str | None = o.option(
+        None,
+        check=o.Name(none=True),
+        default_text="``monitor()``: from ``model``",
+        help="The deployment whose request log is the default source of windows.",
+    )
+    experiment: str = o.option(
+        "monitoring",
+        flag="--experiment",
+        check=o.Name(),
+        help="Where the check runs (and their drift, retrain and evaluation runs) are kept.",
+    )
+    trusted: Any = o.option(
+        False,
+        check=o.Check(
+            lambda value, name, caller: normalize_trusted(value, caller),
+            "True, False or a list of type names",
+        ),
+        help="Passed to :func:`workbench.load_model` for the champion and every challenger.",
+    )
+    settle: float = o.option(
+        2.0,
+        flag="--settle",
+        cli={"type": float, "metavar": "SECONDS"},
+        check=SECONDS,
+        help="A deployment's checks cover requests up to this many seconds ago.",
+    )
+    lateness: float = o.option(
+        600.0,
+        flag="--lateness",
+        cli={"type": float, "metavar": "SECONDS"},
+        check=SECONDS,
+        help="And re-read requests received this long before the previous watermark.",
+    )
 
     def __post_init__(self) -> None:
-        from workbench.registry import parse_model_uri
-
-        ref = parse_model_uri(self.model, CALLER)
-        if ref.alias is not None or ref.version is not None:
-            raise v.fail(
-                "model",
-                CALLER,
-                "a model name (the aliases are set apart)",
-                self.model,
-                f"Use model={ref.name!r}, champion={ref.alias or 'champion'!r}.",
-            )
-        for name in ("champion", "challenger"):
-            parse_model_uri(f"{self.model}@{getattr(self, name)}", CALLER)
-        if self.champion == self.challenger:
-            raise v.fail(
-                "challenger", CALLER, "an alias other than the champion's", self.challenger
-            )
-        if self.target is not None:
-            v.check_name(self.target, CALLER, name="target")
-        if self.features is not None:
-            features = (self.features,) if isinstance(self.features, str) else self.features
-            if not features or not all(isinstance(f, str) for f in features):
-                raise v.fail("features", CALLER, "a non-empty list of column names", features)
-            object.__setattr__(self, "features", tuple(features))
-        if self.time_column is not None:
-            v.check_name(self.time_column, CALLER, name="time_column")
-        object.__setattr__(self, "window", _check_window(self.window, "window"))
-        object.__setattr__(self, "origin", check_origin(self.origin, CALLER))
-        object.__setattr__(
-            self, "retrain_window", _check_window(self.retrain_window, "retrain_window")
-        )
+        o.set_fields(self, o.check_fields(self, CALLER))
+        self._check_aliases()
         if isinstance(self.retrain_window, str) and self.time_column is None:
             raise v.fail(
                 "retrain_window",
@@ -305,35 +490,19 @@ class MonitorPolicy:
                 "a number of rows when time_column is not set",
                 self.retrain_window,
             )
-        v.check_name(self.metric, CALLER, name="metric")
         if self.greater_is_better is None:
             object.__setattr__(self, "greater_is_better", greater_is_better(self.metric))
-        elif not isinstance(self.greater_is_better, bool):
-            raise v.fail("greater_is_better", CALLER, "True, False or None", self.greater_is_better)
-        floor = _optional_number(self.performance_floor, "performance_floor")
-        drop = _optional_number(self.max_performance_drop, "max_performance_drop", positive=True)
-        object.__setattr__(self, "performance_floor", floor)
-        object.__setattr__(self, "max_performance_drop", drop)
-        self._check_triggers(floor, drop)
-        object.__setattr__(self, "drift_share", _check_share(self.drift_share, "drift_share"))
-        object.__setattr__(self, "holdout", _check_share(self.holdout, "holdout"))
-        if self.evaluation not in EVALUATIONS:
-            raise v.fail("evaluation", CALLER, f"one of {list(EVALUATIONS)}", self.evaluation)
-        object.__setattr__(self, "gate", _check_gate(self.gate, self.metric, floor))
-        self._check_retrain()
-        if not isinstance(self.promote, bool):
-            raise v.fail("promote", CALLER, "True or False", self.promote)
-        v.check_positive_int(self.min_rows, CALLER, name="min_rows")
-        for name in ("settle", "lateness"):
-            value = getattr(self, name)
-            number = _optional_number(value, name)
-            if number is None or number < 0:
-                raise v.fail(name, CALLER, "a number of seconds >= 0", value)
-            object.__setattr__(self, name, number)
-        v.check_name(self.experiment, CALLER, name="experiment")
-        from workbench.registry._serializers import normalize_trusted
+        self._check_triggers(self.performance_floor, self.max_performance_drop)
+        gate = _check_gate(self.gate, self.metric, self.performance_floor)
+        object.__setattr__(self, "gate", gate)
 
-        object.__setattr__(self, "trusted", normalize_trusted(self.trusted, CALLER))
+    def _check_aliases(self) -> None:
+        for name in ("champion", "challenger"):
+            parse_model_uri(f"{self.model}@{getattr(self, name)}", CALLER)
+        if self.champion == self.challenger:
+            raise v.fail(
+                "challenger", CALLER, "an alias other than the champion's", self.challenger
+            )
 
     def _check_triggers(self, floor: float | None, drop: float | None) -> None:
         triggers = self.triggers
@@ -358,23 +527,8 @@ class MonitorPolicy:
             raise v.fail("target", CALLER, "the label column for the performance trigger", None)
         object.__setattr__(self, "triggers", triggers)
 
-    def _check_retrain(self) -> None:
-        retrain = self.retrain
-        if retrain is None or callable(retrain):
-            return
-        if isinstance(retrain, (str, os.PathLike)) and os.fspath(retrain).endswith(".ipynb"):
-            if not os.path.isfile(retrain):
-                raise v.fail("retrain", CALLER, "an existing notebook", os.fspath(retrain))
-            return
-        raise v.fail(
-            "retrain",
-            CALLER,
-            "a callable (train_df) -> fitted model, or the path of a .ipynb notebook",
-            retrain,
-        )
-
     @property
-    def thresholds(self) -> Mapping[str, MetricThreshold]:
+    def gate_thresholds(self) -> Mapping[str, MetricThreshold]:
         """The gate as a dict of metric -> :class:`MetricThreshold`."""
         gate = self.gate
         assert isinstance(gate, Mapping)
@@ -400,7 +554,7 @@ class MonitorPolicy:
             "metric": self.metric,
             "performance_floor": self.performance_floor,
             "max_performance_drop": self.max_performance_drop,
-            "gate": "; ".join(f"{m} {rule}" for m, rule in self.thresholds.items()),
+            "gate": "; ".join(f"{m} {rule}" for m, rule in self.gate_thresholds.items()),
             "retrain": retrain_text,
             "retrain_window": self.retrain_window,
             "holdout": self.holdout if self.evaluation == "holdout" else None,

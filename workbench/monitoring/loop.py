@@ -86,7 +86,7 @@ def monitor(
     performance_floor: float | None = None,
     max_performance_drop: float | None = None,
     drift_share: float = 0.5,
-    drift_thresholds: float | Mapping[str, float] | None = None,
+    thresholds: float | Mapping[str, float] | None = None,
     retrain_window: str | int | None = None,
     holdout: float = 0.3,
     evaluation: str = "holdout",
@@ -100,7 +100,8 @@ def monitor(
 ) -> Monitor:
     """A :class:`Monitor` that closes the loop for a registered model or a deployment.
 
-    The other parameters are :class:`MonitorPolicy`'s (``on_drift`` is its ``retrain``).
+    The other parameters are :class:`MonitorPolicy`'s (``on_drift`` is its ``retrain``), where
+    each option is declared once with its check and CLI flag (table in docs/monitoring.md).
 
     Parameters
     ----------
@@ -123,16 +124,16 @@ def monitor(
     policy = MonitorPolicy(
         model=name,
         target=target,
-        features=_names(features),
+        features=features,
         reference=reference,
         time_column=time_column,
         window=window,
         origin=origin,
         champion=champion,
         challenger=challenger,
-        triggers=_names(triggers),
+        triggers=triggers,
         drift_share=drift_share,
-        drift_thresholds=drift_thresholds,
+        thresholds=thresholds,
         metric=metric,
         performance_floor=performance_floor,
         max_performance_drop=max_performance_drop,
@@ -150,12 +151,6 @@ def monitor(
         lateness=lateness,
     )
     return Monitor(policy)
-
-
-def _names(value: Sequence[str] | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _resolve_subject(subject: Any) -> tuple[str, str, str | None]:

@@ -34,7 +34,7 @@ from workbench.monitoring._engine import (
     TESTED_STATUSES,
     analyze_columns,
 )
-from workbench.monitoring._options import check_drift_share, plan_columns, resolve_options
+from workbench.monitoring._options import DriftOptions
 from workbench.monitoring._sources import resolve_data
 from workbench.monitoring.performance import PredictionSpec, performance_table
 from workbench.monitoring.stattests import StatTest
@@ -48,7 +48,6 @@ KIND_TAG = "workbench.kind"
 #: What a schema change (a column missing on one side, all missing, or of another type) does to
 #: the verdict: ``"report"`` lists it (headline, ``problems``, JSON); ``"drift"`` also makes the
 #: dataset count as drifted, so ``--fail-on-drift`` and ``dataset_drift`` checks catch it.
-SCHEMA_CHANGE_POLICIES = ("report", "drift")
 _NAMED_IN_HEADLINE = 5
 _METRIC_KEY_RE = re.compile(r"[^A-Za-z0-9_\-.:/ ]")
 
@@ -549,18 +548,20 @@ def drift_report(
     caller = "drift_report"
     ref, ref_source = resolve_data(reference, name="reference", caller=caller)
     cur, cur_source = resolve_data(current, name="current", caller=caller)
-    share = check_drift_share(drift_share, caller)
-    if on_schema_change not in SCHEMA_CHANGE_POLICIES:
-        raise v.fail(
-            "on_schema_change",
-            caller,
-            f"one of {list(SCHEMA_CHANGE_POLICIES)}",
-            on_schema_change,
-            "'drift' makes a schema change count as dataset drift.",
-        )
-    plan = plan_columns(ref, cur, columns, target, prediction, caller)
-    default_test, per_test, default_threshold, per_threshold, kinds = resolve_options(
-        {c for c, _ in plan}, tests, thresholds, column_kinds, caller
+    options = DriftOptions.checked(
+        caller,
+        target=target,
+        prediction=prediction,
+        columns=columns,
+        tests=tests,
+        thresholds=thresholds,
+        drift_share=drift_share,
+        column_kinds=column_kinds,
+        on_schema_change=on_schema_change,
+    )
+    plan = options.plan(ref, cur, caller)
+    default_test, per_test, default_threshold, per_threshold, kinds = options.resolve(
+        {c for c, _ in plan}, caller
     )
     results = analyze_columns(
         ref,
@@ -576,7 +577,7 @@ def drift_report(
     performance, task = _performance(ref, cur, target, prediction)
     return DriftReport(
         columns=_columns_frame([{"column": r.column, **r.row()} for r in results]),
-        drift_share=share,
+        drift_share=options.drift_share,
         reference_rows=len(ref),
         current_rows=len(cur),
         distributions={r.column: dict(r.distribution) for r in results if r.distribution},

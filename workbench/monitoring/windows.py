@@ -29,7 +29,7 @@ import pandas as pd
 
 from workbench import _validation as v
 from workbench.monitoring._engine import TESTED_STATUSES, ColumnResult, analyze_columns
-from workbench.monitoring._options import check_drift_share, plan_columns, resolve_options
+from workbench.monitoring._options import DriftOptions
 from workbench.monitoring._sources import resolve_data
 from workbench.monitoring._windowing import (
     DEFAULT_ORIGIN,
@@ -331,7 +331,15 @@ def drift_over_time(
     """
     caller = "drift_over_time"
     frame, _ = resolve_data(data, name="data", caller=caller)
-    share = check_drift_share(drift_share, caller)
+    options = DriftOptions.checked(
+        caller,
+        columns=columns,
+        tests=tests,
+        thresholds=thresholds,
+        drift_share=drift_share,
+        column_kinds=column_kinds,
+    )
+    share = options.drift_share
     v.check_positive_int(min_rows, caller, name="min_rows")
     parts = _windows(frame, time_column, window, n_rows, origin)
     if reference is None:
@@ -348,14 +356,9 @@ def drift_over_time(
         parts = parts[first + 1 :]
     else:
         ref, ref_source = resolve_data(reference, name="reference", caller=caller)
-    chosen = list(columns) if columns is not None else None
-    plan = [
-        (c, role)
-        for c, role in plan_columns(ref, frame, chosen, None, None, caller)
-        if c != time_column
-    ]
-    default_test, per_test, default_threshold, per_threshold, kinds = resolve_options(
-        {c for c, _ in plan}, tests, thresholds, column_kinds, caller
+    plan = [(c, role) for c, role in options.plan(ref, frame, caller) if c != time_column]
+    default_test, per_test, default_threshold, per_threshold, kinds = options.resolve(
+        {c for c, _ in plan}, caller
     )
     summaries, rows, alerts = [], [], []
     for index, part in enumerate(parts, start=1):
