@@ -42,6 +42,7 @@ SAMPLE_ROWS = 100
 EXAMPLE_ROWS = 5
 MAX_OUTPUT_COLUMNS = 50
 _SHOWN_BAD_VALUES = 3
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 _BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
 
 
@@ -273,11 +274,14 @@ def _check_column(series: pd.Series, spec: ColumnSpec) -> list[str]:
             fractional = (~bad) & (numbers.fillna(0) % 1 != 0)
             if fractional.any():
                 problems.append(_describe_bad(present, fractional, spec, "whole numbers"))
+            huge = (~bad) & (~fractional) & _outside_int64(numbers)
+            if huge.any():
+                problems.append(_describe_bad(present, huge, spec, "64-bit integers"))
     elif spec.kind == "boolean":
         bad = _to_bool(present).isna()
         what = "booleans (True/False, 1/0, 'true'/'false')"
     elif spec.kind == "datetime":
-        bad = pd.to_datetime(present, errors="coerce", format="mixed").isna()
+        bad = _to_datetime(present).isna()
         what = "dates/times"
     if bad is not None and bad.any():
         problems.append(_describe_bad(present, bad, spec, what))
@@ -287,7 +291,26 @@ def _check_column(series: pd.Series, spec: ColumnSpec) -> list[str]:
 def _to_number(series: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.astype(float)
-    return pd.to_numeric(series, errors="coerce")
+    try:
+        return pd.to_numeric(series, errors="coerce")
+    except OverflowError:  # a Python int beyond the float range: not a number a model reads
+        finite = series.map(lambda v: None if isinstance(v, int) and abs(v) > _FLOAT_MAX else v)
+        return pd.to_numeric(finite, errors="coerce")
+
+
+def _to_datetime(series: pd.Series) -> pd.Series:
+    # numpy warns when a number is too large for a datetime64; it is reported as unreadable.
+    with np.errstate(invalid="ignore", over="ignore"):
+        return pd.to_datetime(series, errors="coerce", format="mixed")
+
+
+def _outside_int64(numbers: pd.Series) -> pd.Series:
+    """Which numbers an int64 column cannot hold (compared exactly for each numeric dtype)."""
+    if pd.api.types.is_unsigned_integer_dtype(numbers.dtype):
+        return numbers > np.iinfo(np.int64).max
+    if pd.api.types.is_float_dtype(numbers.dtype):
+        return (numbers >= 2.0**63) | (numbers < -(2.0**63))
+    return pd.Series(False, index=numbers.index)
 
 
 def _to_bool(series: pd.Series) -> pd.Series:
@@ -314,7 +337,7 @@ def _cast_column(series: pd.Series, spec: ColumnSpec) -> pd.Series:
         elif spec.kind == "boolean":
             series = _to_bool(series)
         elif spec.kind == "datetime":
-            series = pd.to_datetime(series, errors="coerce", format="mixed")
+            series = _to_datetime(series)
         return series.astype(pd.api.types.pandas_dtype(spec.dtype))
     except (TypeError, ValueError):
         return series

@@ -10,6 +10,8 @@ go through :meth:`ModelSignature.conform`.
 JSON is strict about kinds: numeric columns take JSON numbers, boolean columns ``true``/``false``,
 string columns strings, datetime columns ISO 8601 strings; ``null`` is a missing value, accepted
 only in columns that had missing values in training. Columns the model does not take are ignored.
+Beyond these kind rules, the fast path accepts exactly what ``validate`` accepts (a hypothesis
+test, tests/serving/test_convert_agrees.py, holds the two to that).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class InputConverter:
         if problems:
             _raise(problems, self.names)
         if self.ndarray:
-            return np.column_stack(columns).astype(self.dtypes[0] or object, copy=False), table
+            return _stack(columns, self.dtypes[0]), table
         frame = pd.DataFrame(dict(zip(self.names, columns, strict=True)), copy=False)
         return frame, table
 
@@ -211,6 +213,16 @@ def _float_matrix(rows: list[list[Any]], specs: tuple[ColumnSpec, ...]) -> np.nd
     return np.column_stack(columns).astype(np.float64, copy=False)
 
 
+def _stack(columns: list[Any], dtype: Any) -> np.ndarray:
+    """The columns as one 2-D array of the first column's dtype where they convert to it (as
+    ``ModelSignature.conform`` does for models trained on arrays), else as they are."""
+    try:
+        with np.errstate(invalid="ignore", over="ignore"):  # as pandas' to_numpy(dtype) casts
+            return np.column_stack(columns).astype(dtype or object, copy=False)
+    except (TypeError, ValueError, OverflowError):  # e.g. datetimes beside booleans
+        return np.column_stack([np.asarray(c, dtype=object) for c in columns])
+
+
 def _column(values: list[Any], spec: ColumnSpec, dtype: Any) -> tuple[Any, list[str]]:
     """One column as an array of the training dtype, or the problems that prevent it."""
     kind = spec.kind
@@ -310,7 +322,8 @@ def _numbers(
         ), []
     if dtype is not None and dtype != np.float64:
         try:
-            return array.astype(dtype), []
+            with np.errstate(over="ignore"):  # 1e300 as float32 is inf, as pandas casts it
+                return array.astype(dtype), []
         except (TypeError, ValueError):
             return array, []
     return array, []
