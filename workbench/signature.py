@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench._columns import column_kind, dtype_kind
 from workbench.exceptions import InvalidParameterError, SignatureMismatchError
 
 __all__ = [
@@ -69,25 +70,19 @@ class ColumnSpec:
 
 
 def kind_of(dtype: Any, values: pd.Series | None = None) -> str:
-    """The kind of a dtype (``integer``, ``float``, ...), as validation checks it."""
-    api = pd.api.types
-    if api.is_bool_dtype(dtype):
-        return "boolean"
-    if api.is_integer_dtype(dtype):
-        return "integer"
-    if api.is_float_dtype(dtype):
-        return "float"
-    if api.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "category"
-    if api.is_string_dtype(dtype) and (values is None or api.infer_dtype(values) == "string"):
-        return "string"
-    if values is not None and api.is_object_dtype(dtype):
-        inferred = api.infer_dtype(values, skipna=True)
-        if inferred in ("string", "empty"):
-            return "string"
-    return "object"
+    """The kind of a dtype (``integer``, ``float``, ...), as validation checks it.
+
+    The dtype's kind (:func:`workbench._columns.dtype_kind`); a string or object column is
+    ``string`` when its values are all strings (an object column: or all missing), else
+    ``object``. Without values, any string-like dtype (object included) is ``string``.
+    """
+    kind = dtype_kind(dtype)
+    if kind not in ("string", "object"):
+        return kind
+    if values is None:
+        return "string" if pd.api.types.is_string_dtype(dtype) else "object"
+    found = column_kind(values)
+    return "string" if found == "string" or (found, kind) == ("empty", "object") else "object"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import _validation as v
+from workbench._columns import column_kind
 
 __all__ = [
     "X_AXES",
@@ -241,10 +242,12 @@ def curve_keys(history: pd.DataFrame) -> list[str]:
 
 
 def _is_numeric(series: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(series):
-        return False
-    if pd.api.types.is_numeric_dtype(series):
+    """Numbers, or text that reads as numbers (params are stored as text); booleans are not."""
+    kind = column_kind(series)
+    if kind in ("integer", "float") or pd.api.types.is_complex_dtype(series.dtype):
         return True
+    if kind == "boolean":
+        return False
     converted = pd.to_numeric(series.dropna(), errors="coerce")
     return bool(converted.notna().all()) and not any(isinstance(x, bool) for x in series.dropna())
 

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench._columns import column_kind
+
 __all__ = [
     "ColumnPair",
     "Skipped",
@@ -38,16 +40,7 @@ LOW_CARDINALITY = 5  # numeric columns with <= 5 distinct values also take categ
 BINARY = 2
 PLOT_BINS = 30
 PLOT_TOP_CATEGORIES = 20
-_NUMERIC_FAMILIES = {"integer", "floating", "mixed-integer-float", "decimal"}
-_DATETIME_FAMILIES = {
-    "datetime64",
-    "datetime",
-    "date",
-    "timedelta64",
-    "timedelta",
-    "time",
-    "period",
-}
+_NUMERIC_KINDS = {"integer": "numeric", "float": "numeric"}
 
 
 @dataclass(frozen=True)
@@ -66,24 +59,10 @@ class Skipped:
 
 def column_family(series: pd.Series) -> str:
     """What the values are: ``numeric``, ``boolean``, ``string``, ``category``, ``datetime``,
-    ``mixed`` or ``empty`` (no non-missing value)."""
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "empty" if series.count() == 0 else "category"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
-        return "numeric" if series.count() else "empty"
-    inferred = pd.api.types.infer_dtype(series, skipna=True)
-    if inferred == "empty":
-        return "empty"
-    if inferred in _NUMERIC_FAMILIES:
-        return "numeric"
-    if inferred in _DATETIME_FAMILIES:
-        return "datetime"
-    if inferred in ("string", "boolean"):
-        return inferred
-    return "mixed"
+    ``mixed`` or ``empty`` (no non-missing value): :func:`workbench._columns.column_kind`, with
+    integers and floats together as ``numeric``."""
+    kind = column_kind(series)
+    return _NUMERIC_KINDS.get(kind, kind)
 
 
 def infer_kind(series: pd.Series, family: str) -> str:

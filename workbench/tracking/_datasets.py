@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench._columns import dtype_kind
+
 MAX_PROFILED_COLUMNS = 200
 _CHUNK = 1 << 20
 
@@ -64,9 +66,10 @@ def profile_of(df: pd.DataFrame) -> dict[str, Any]:
     for name in list(df.columns)[:MAX_PROFILED_COLUMNS]:
         series = df[name]
         entry: dict[str, Any] = {"missing": int(series.isna().sum())}
-        if pd.api.types.is_bool_dtype(series):
+        kind = dtype_kind(series.dtype)
+        if kind == "boolean":
             entry["true"] = int(series.sum())
-        elif pd.api.types.is_numeric_dtype(series):
+        elif kind in ("integer", "float"):
             values = series.dropna().to_numpy(dtype=float)
             if values.size:
                 q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
