@@ -390,7 +390,9 @@ def test_notebook_retrain_needs_papermill(
 
     monkeypatch.setitem(sys.modules, "papermill", None)
     with pytest.raises(ImportError, match="pip install papermill"):
-        _retrain._retrain_with_notebook("x.ipynb", {"model_name": NAME, "training_data": "t"})
+        _retrain._retrain_with_notebook(
+            "x.ipynb", {"model_name": NAME, "training_data": "t"}, wb.connect()
+        )
 
 
 def _deploy() -> object | None:

@@ -26,6 +26,7 @@ from workbench.monitoring.report import DriftReport, drift_report
 from workbench.registry import ModelVersion, load_model, set_alias
 
 if TYPE_CHECKING:
+    from workbench.tracking.client import TrackingClient
     from workbench.tracking.run import ActiveRun
 
 __all__ = ["PREDICTION", "TRAINING_ROWS", "MonitorState", "record_step", "run_check"]
@@ -43,8 +44,9 @@ logger = logging.getLogger("workbench.monitoring.loop")
 class MonitorState:
     """What a monitor remembers between checks."""
 
-    def __init__(self, policy: MonitorPolicy) -> None:
+    def __init__(self, policy: MonitorPolicy, client: TrackingClient) -> None:
         self.policy = policy
+        self.client = client  # the store the monitor reads and writes
         self.reference: pd.DataFrame | None = None
         self.reference_source = ""
         self.baseline: tuple[int, float | None] | None = None  # (champion version, value)
@@ -63,7 +65,7 @@ class MonitorState:
             if source is None:
                 source = f"{self.policy.model}@{self.policy.champion}"
             self.reference, self.reference_source = resolve_data(
-                source, name="reference", caller=_CALLER
+                source, name="reference", caller=_CALLER, client=self.client
             )
         return self.reference
 
@@ -72,7 +74,8 @@ class MonitorState:
         if version.version not in self.models:
             if len(self.models) > 1:
                 self.models.clear()
-            self.models[version.version] = load_model(version, trusted=self.policy.trusted)
+            trusted = self.policy.trusted
+            self.models[version.version] = load_model(version, trusted=trusted, client=self.client)
         return self.models[version.version]
 
     def features(self, version: ModelVersion, model: Any, frame: pd.DataFrame) -> list[str]:
@@ -406,6 +409,16 @@ class _Check:
             )
         return fired, "; ".join(notes) + "."
 
+    def _set_alias(self, alias: str, version: ModelVersion, why: str) -> None:
+        reason = f"monitor check {self.index}: {why}"
+        set_alias(
+            self.policy.model,
+            alias,
+            version.version,
+            reason=reason[:8000],
+            client=self.state.client,
+        )
+
     def _retrain_and_gate(
         self, features: list[str], alarm: str, observed: dict[str, Any]
     ) -> LoopStep:
@@ -413,8 +426,7 @@ class _Check:
         if policy.evaluation == "forward":
             training = self.state.training_rows(self.labelled, self.base["window_end"])
             version = self._retrain(training, features, alarm)
-            reason = f"monitor check {self.index}: retrained after {alarm}"
-            set_alias(policy.model, policy.challenger, version.version, reason=reason[:8000])
+            self._set_alias(policy.challenger, version, f"retrained after {alarm}")
             self.state.pending = (version, training)
             reason = (
                 f"{alarm} Retrained {version.uri} on {len(training):,} rows; it waits at "
@@ -432,8 +444,7 @@ class _Check:
         holdout, current = _holdout_split(self.labelled, policy.holdout)
         training = self.state.training_rows(current, self.base["window_end"])
         version = self._retrain(training, features, alarm)
-        reason = f"monitor check {self.index}: retrained after {alarm}"
-        set_alias(policy.model, policy.challenger, version.version, reason=reason[:8000])
+        self._set_alias(policy.challenger, version, f"retrained after {alarm}")
         frame = holdout[[*features, str(policy.target)]]
         gate, fields = self._gate_on(version, frame, training, observed)
         return self._decide(version, gate, alarm, training, fields)
@@ -480,7 +491,7 @@ class _Check:
         return gate, fields
 
     def _retrain(self, training: pd.DataFrame, features: list[str], alarm: str) -> ModelVersion:
-        policy, client = self.policy, self.run._client
+        policy, client = self.policy, self.state.client
         tags = {
             "workbench.kind": "retrain",
             "workbench.model": policy.model,
@@ -495,13 +506,15 @@ class _Check:
             # version finds its reference here (see _sources._model_training_data).
             retrain_run.log_table(training.reset_index(drop=True), TRAINING_ROWS)
             retrain_run.log_metric("training_rows", float(len(training)))
-            version = produce_version(policy.retrain, retrain_run, training, policy.model, features)
+            version = produce_version(
+                policy.retrain, retrain_run, training, policy.model, features, client
+            )
             retrain_run.set_tag("workbench.registered_version", version.uri)
         return version
 
     def _evaluate(self, role: str, version: ModelVersion, frame: pd.DataFrame) -> EvaluationResult:
         """``version`` on the held-out rows, logged to its own evaluation run."""
-        policy, client = self.policy, self.run._client
+        policy, client = self.policy, self.state.client
         target = str(policy.target)
         tags = {
             "workbench.kind": "evaluation",
@@ -545,7 +558,13 @@ class _Check:
         history = (
             f"monitor check {self.index} (run {self.run.run_id}): {alarm} Gate passed: {passed}."
         )
-        set_alias(policy.model, policy.champion, version.version, reason=history[:8000])
+        set_alias(
+            policy.model,
+            policy.champion,
+            version.version,
+            reason=history[:8000],
+            client=self.state.client,
+        )
         forward = fields.get("evaluation") == "forward"
         self.state.promoted(
             version.version, training, fields["challenger_holdout"] if forward else None

@@ -21,21 +21,28 @@ from workbench.exceptions import InvalidParameterError, WorkbenchError
 from workbench.registry import ModelVersion, get_model_version, register_model
 
 if TYPE_CHECKING:
+    from workbench.tracking.client import TrackingClient
     from workbench.tracking.run import ActiveRun
 
 __all__ = ["produce_version"]
 
 
 def produce_version(
-    retrain: Any, run: ActiveRun, training: pd.DataFrame, name: str, features: list[str]
+    retrain: Any,
+    run: ActiveRun,
+    training: pd.DataFrame,
+    name: str,
+    features: list[str],
+    client: TrackingClient,
 ) -> ModelVersion:
-    """Call ``retrain`` on ``training`` inside ``run`` (the active run) and register its model."""
+    """Call ``retrain`` on ``training`` inside ``run`` (the active run) and register its model
+    in ``client``'s store."""
     if callable(retrain):
         produced = retrain(training)
     else:
-        produced = _notebook_retrain(run, Path(retrain), training, name)
+        produced = _notebook_retrain(run, Path(retrain), training, name, client)
     if isinstance(produced, (str, ModelVersion)):
-        version = get_model_version(produced)
+        version = get_model_version(produced, client=client)
         if version.name != name:
             raise InvalidParameterError(
                 f"The retrain function returned {version.uri}, a version of another model; the "
@@ -47,19 +54,26 @@ def produce_version(
             "The retrain function must return a fitted model (with predict), a model URI or a "
             f"ModelVersion. Got {type(produced).__name__} instead."
         )
-    return register_model(name, run=run, model=produced, input_example=training[features])
+    return register_model(
+        name, run=run, model=produced, input_example=training[features], client=client
+    )
 
 
-def _notebook_retrain(run: ActiveRun, path: Path, training: pd.DataFrame, name: str) -> str:
+def _notebook_retrain(
+    run: ActiveRun, path: Path, training: pd.DataFrame, name: str, client: TrackingClient
+) -> str:
     """Write the training rows to parquet and run the notebook on them."""
     run.set_tag("monitor.notebook", os.fspath(path))
     with tempfile.TemporaryDirectory(prefix="workbench-retrain-") as folder:
         data = Path(folder) / "training.parquet"
         training.to_parquet(data)
-        return _retrain_with_notebook(path, {"training_data": str(data), "model_name": name})
+        parameters = {"training_data": str(data), "model_name": name}
+        return _retrain_with_notebook(path, parameters, client)
 
 
-def _retrain_with_notebook(path: str | os.PathLike[str], parameters: Mapping[str, Any]) -> str:
+def _retrain_with_notebook(
+    path: str | os.PathLike[str], parameters: Mapping[str, Any], client: TrackingClient
+) -> str:
     """Execute a notebook with papermill; returns the URI of the version it registered.
 
     The notebook gets ``parameters`` (``training_data``: a parquet file, ``model_name``) in its
@@ -77,10 +91,8 @@ def _retrain_with_notebook(path: str | os.PathLike[str], parameters: Mapping[str
             "`pip install papermill`, or pass a Python function as on_drift=."
         ) from None
     from workbench.registry import list_model_versions
-    from workbench.tracking.client import client_for
 
     name = str(parameters["model_name"])
-    client = client_for()
     started = pd.Timestamp(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
     try:
         from workbench.pipelines import run_notebook
@@ -97,9 +109,9 @@ def _retrain_with_notebook(path: str | os.PathLike[str], parameters: Mapping[str
             )
         runs = None
     else:
-        runs = set(run_notebook(path, parameters).runs)
+        runs = set(run_notebook(path, parameters, client=client).runs)
     try:
-        versions = list_model_versions(name)
+        versions = list_model_versions(name, client=client)
     except WorkbenchError:
         versions = pd.DataFrame()
     if len(versions):

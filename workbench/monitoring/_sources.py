@@ -26,6 +26,7 @@ import pandas as pd
 
 from workbench import _validation as v
 from workbench.exceptions import InvalidParameterError
+from workbench.tracking.client import TrackingClient, resolve_client
 
 __all__ = ["TRAINING_ROWS", "resolve_data"]
 
@@ -43,20 +44,24 @@ _ACCEPTED = (
 )
 
 
-def resolve_data(obj: Any, *, name: str, caller: str) -> tuple[pd.DataFrame, str]:
-    """The DataFrame ``obj`` stands for and a description of where it came from."""
+def resolve_data(
+    obj: Any, *, name: str, caller: str, client: TrackingClient | None = None
+) -> tuple[pd.DataFrame, str]:
+    """The DataFrame ``obj`` stands for and a description of where it came from (model URIs and
+    request logs are read from ``client``'s store; default: the current store)."""
     if isinstance(obj, pd.DataFrame):
         return obj, f"DataFrame ({len(obj):,} rows)"
     if isinstance(obj, (str, os.PathLike)):
         text = os.fspath(obj)
         if text.startswith(_DEPLOYMENT_PREFIX):
-            return _deployment_log(text[len(_DEPLOYMENT_PREFIX) :], name=name, caller=caller)
+            deployment = text[len(_DEPLOYMENT_PREFIX) :]
+            return _deployment_log(deployment, name=name, caller=caller, client=client)
         path = Path(text)
         if path.is_file():
             return _read_file(path, name=name, caller=caller), str(path)
         if path.suffix.lower() in _TABLE_SUFFIXES or not _MODEL_URI_RE.match(text):
             raise v.fail(name, caller, "an existing data file", text, "No such file.")
-        return _model_training_data(text, name=name, caller=caller)
+        return _model_training_data(text, name=name, caller=caller, client=client)
     to_frame = getattr(obj, "to_frame", None)
     if callable(to_frame):
         frame = to_frame()
@@ -74,10 +79,12 @@ def _read_file(path: Path, *, name: str, caller: str) -> pd.DataFrame:
     return frame
 
 
-def _model_training_data(uri: str, *, name: str, caller: str) -> tuple[pd.DataFrame, str]:
+def _model_training_data(
+    uri: str, *, name: str, caller: str, client: TrackingClient | None
+) -> tuple[pd.DataFrame, str]:
     from workbench import registry
 
-    version = registry.get_model_version(uri)
+    version = registry.get_model_version(uri, client=client)
     inputs = [i for i in version.lineage.get("inputs", ()) if i.get("context") == "training"]
     if not inputs:
         raise InvalidParameterError(
@@ -88,7 +95,7 @@ def _model_training_data(uri: str, *, name: str, caller: str) -> tuple[pd.DataFr
     dataset = inputs[0]
     source = dataset.get("source")
     if not source or not Path(source).is_file():
-        stored = _stored_training_rows(registry, version)
+        stored = _stored_training_rows(version, client)
         if stored is not None:
             return stored
         where = "from a DataFrame, whose rows are not stored" if not source else f"from {source}"
@@ -108,13 +115,14 @@ def _model_training_data(uri: str, *, name: str, caller: str) -> tuple[pd.DataFr
     return frame, f"training data of model {version.uri} ({source})"
 
 
-def _stored_training_rows(registry: Any, version: Any) -> tuple[pd.DataFrame, str] | None:
+def _stored_training_rows(
+    version: Any, wb: TrackingClient | None
+) -> tuple[pd.DataFrame, str] | None:
     """The rows a monitor's retrain run trained ``version`` on (artifact ``TRAINING_ROWS``):
     the run that registered it, or the retrain run that ran the notebook which did."""
     from workbench.exceptions import WorkbenchError
-    from workbench.tracking.client import client_for
 
-    client = client_for()
+    client = resolve_client(wb, "resolve_data")
     candidates = [version.run_id]
     try:
         found = client.search_runs(
@@ -139,11 +147,13 @@ def _stored_training_rows(registry: Any, version: Any) -> tuple[pd.DataFrame, st
     return None
 
 
-def _deployment_log(deployment: str, *, name: str, caller: str) -> tuple[pd.DataFrame, str]:
+def _deployment_log(
+    deployment: str, *, name: str, caller: str, client: TrackingClient | None
+) -> tuple[pd.DataFrame, str]:
     """The rows a deployment scored (its ``requests`` view), with the predictions it returned."""
     from workbench.serving import read_request_log
 
-    frame = read_request_log(deployment)
+    frame = read_request_log(deployment, client=client)
     if not len(frame):
         raise InvalidParameterError(
             f"The {name!r} parameter of {caller}: the request log of deployment {deployment!r} "

@@ -32,6 +32,7 @@ from workbench.monitoring.performance import (
     infer_task,
     regression_metrics,
 )
+from workbench.tracking.client import TrackingClient, resolve_client
 
 __all__ = ["EVALUATION_EXPERIMENT", "EvaluationResult", "evaluate"]
 
@@ -91,16 +92,14 @@ class EvaluationResult:
         return {"text/plain": repr(self), "text/html": page + "</div>"}
 
 
-def _load_model(model_or_uri: Any, trusted: Any) -> tuple[Any, str | None]:
-    if isinstance(model_or_uri, str):
+def _load_model(model: Any, trusted: Any, client: TrackingClient | None) -> tuple[Any, str | None]:
+    if isinstance(model, str):
         from workbench.registry import load_model
 
-        return load_model(model_or_uri, trusted=trusted), model_or_uri
-    if not hasattr(model_or_uri, "predict"):
-        raise v.fail(
-            "model_or_uri", "evaluate", "a fitted model (with predict) or a model URI", model_or_uri
-        )
-    return model_or_uri, None
+        return load_model(model, trusted=trusted, client=client), model
+    if not hasattr(model, "predict"):
+        raise v.fail("model", "evaluate", "a fitted model (with predict) or a model URI", model)
+    return model, None
 
 
 def _features(model: Any, data: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -325,7 +324,7 @@ def _sensitive(data: pd.DataFrame, sensitive_features: Any) -> pd.DataFrame | No
 
 
 def evaluate(
-    model_or_uri: Any,
+    model: Any,
     data: Any,
     *,
     target: str,
@@ -334,12 +333,13 @@ def evaluate(
     run: Any = None,
     log: bool = True,
     trusted: bool | Sequence[str] = False,
+    client: TrackingClient | None = None,
 ) -> EvaluationResult:
     """Measure a model on labelled data and log metrics, curves and fairness to a run.
 
     Parameters
     ----------
-    model_or_uri
+    model
         A fitted model (``predict``, and ``predict_proba`` for probability metrics) or a
         registered model URI (``churn@champion``).
     data
@@ -358,10 +358,13 @@ def evaluate(
     trusted
         For a model URI: passed to :func:`workbench.load_model` (``False``: types trusted by
         default; type names to trust as well; ``True``: the whole file).
+    client
+        The client whose store holds a model URI or a data reference, and receives the new
+        run when neither ``run`` nor an active run is given (default: the current store).
     """
     caller = "evaluate"
-    model, uri = _load_model(model_or_uri, trusted)
-    frame, source = resolve_data(data, name="data", caller=caller)
+    model, uri = _load_model(model, trusted, client)
+    frame, source = resolve_data(data, name="data", caller=caller, client=client)
     if not isinstance(target, str) or target not in frame.columns:
         raise v.fail("target", caller, "the name of the label column of data", target)
     labelled = frame[frame[target].notna()]
@@ -388,19 +391,27 @@ def evaluate(
     result = EvaluationResult(metrics, kind, confusion, fairness, figures, None, uri)
     if not log:
         return result
-    run_id = _log(result, run, source=source, rows=len(labelled))
+    run_id = _log(result, run, source=source, rows=len(labelled), client=client)
     return EvaluationResult(metrics, kind, confusion, fairness, figures, run_id, uri)
 
 
-def _log(result: EvaluationResult, run: Any, *, source: str, rows: int) -> str:
-    from workbench.tracking.client import client_for
+def _log(
+    result: EvaluationResult,
+    run: Any,
+    *,
+    source: str,
+    rows: int,
+    client: TrackingClient | None,
+) -> str:
     from workbench.tracking.run import ActiveRun, active_run
 
     if run is not None and not isinstance(run, ActiveRun):
         raise v.fail("run", "evaluate", "a run handle (from start_run) or None", run)
     target_run = run or active_run()
     if target_run is None:
-        with client_for().start_run(EVALUATION_EXPERIMENT, "evaluation") as new_run:
+        with resolve_client(client, "evaluate").start_run(
+            EVALUATION_EXPERIMENT, "evaluation"
+        ) as new_run:
             _write(new_run, result, source=source, rows=rows)
         return new_run.run_id
     _write(target_run, result, source=source, rows=rows)

@@ -34,6 +34,7 @@ from typing import Any
 
 from workbench import _validation as v
 from workbench.exceptions import GateFailedError, InvalidParameterError, NotFoundError
+from workbench.tracking.client import TrackingClient
 
 __all__ = [
     "GateCheck",
@@ -265,10 +266,15 @@ def _relative(metric: str, rule: MetricThreshold, candidate: float, baseline: fl
 
 
 def metrics_of(
-    source: Any, *, name: str = "candidate", caller: str = "validate"
+    source: Any,
+    *,
+    name: str = "candidate",
+    caller: str = "validate",
+    client: TrackingClient | None = None,
 ) -> dict[str, float]:
     """Metrics from a dict, an EvaluationResult, a run (handle, snapshot or id) or a model
-    version (or model URI such as ``churn@champion``: its training run's metrics)."""
+    version (or model URI such as ``churn@champion``: its training run's metrics); run ids and
+    model URIs are looked up in ``client``'s store (default: the current store)."""
     if isinstance(source, Mapping):
         return {str(k): float(x) for k, x in source.items() if _is_number(x)}
     metrics = getattr(source, "metrics", None)
@@ -278,7 +284,7 @@ def metrics_of(
     if callable(snapshot):  # an ActiveRun
         return metrics_of(snapshot(), name=name, caller=caller)
     if isinstance(source, str) and source:
-        return _metrics_by_id(source, name=name, caller=caller)
+        return _metrics_by_id(source, name=name, caller=caller, client=client)
     raise v.fail(
         name,
         caller,
@@ -287,19 +293,21 @@ def metrics_of(
     )
 
 
-def _metrics_by_id(text: str, *, name: str, caller: str) -> dict[str, float]:
-    from workbench.tracking.client import client_for
+def _metrics_by_id(
+    text: str, *, name: str, caller: str, client: TrackingClient | None
+) -> dict[str, float]:
+    from workbench.tracking.client import resolve_client
 
-    client = client_for()
+    wb = resolve_client(client, caller)
     looks_like_run = len(text) == 32 and all(c in "0123456789abcdef" for c in text)
     if looks_like_run:
-        return metrics_of(client.get_run(text), name=name, caller=caller)
+        return metrics_of(wb.get_run(text), name=name, caller=caller)
     try:
         from workbench.registry import get_model_version
     except ImportError:  # pragma: no cover - the registry ships with workbench
         raise v.fail(name, caller, "a run id", text) from None
     try:
-        return metrics_of(get_model_version(text), name=name, caller=caller)
+        return metrics_of(get_model_version(text, client=wb), name=name, caller=caller)
     except (NotFoundError, InvalidParameterError):
         raise v.fail(
             name,
@@ -332,18 +340,24 @@ def validate(
     thresholds: Mapping[str, MetricThreshold],
     *,
     name: str = "quality gate",
+    client: TrackingClient | None = None,
 ) -> GateResult:
     """Check ``candidate``'s metrics against ``thresholds`` and ``baseline``'s metrics.
 
     ``candidate`` and ``baseline`` are dicts of metrics, evaluation results, runs or run ids,
-    or model URIs (see :func:`metrics_of`); ``baseline`` may be None when no rule compares.
+    or model URIs (see :func:`metrics_of`; looked up in ``client``'s store, default the current
+    one); ``baseline`` may be None when no rule compares.
     Returns a :class:`GateResult`; it does not raise when the gate fails (see
     :func:`check_gate`).
     """
     caller = "validate"
     rules = _check_thresholds(thresholds, caller)
-    cand = metrics_of(candidate, name="candidate", caller=caller)
-    base = {} if baseline is None else metrics_of(baseline, name="baseline", caller=caller)
+    cand = metrics_of(candidate, name="candidate", caller=caller, client=client)
+    base = (
+        {}
+        if baseline is None
+        else metrics_of(baseline, name="baseline", caller=caller, client=client)
+    )
     checks: list[GateCheck] = []
     for metric, rule in rules.items():
         checks.extend(_check_metric(metric, rule, cand.get(metric), base.get(metric)))
@@ -362,13 +376,14 @@ def check_gate(
     thresholds: Mapping[str, MetricThreshold],
     *,
     name: str = "quality gate",
+    client: TrackingClient | None = None,
 ) -> GateResult:
     """:func:`validate`, then raise :class:`GateFailedError` if the gate failed.
 
     Use it in pipelines (papermill, CI): an exception stops the notebook; from the terminal,
     ``workbench gate ...`` exits with status 1.
     """
-    return validate(candidate, baseline, thresholds, name=name).raise_for_failure()
+    return validate(candidate, baseline, thresholds, name=name, client=client).raise_for_failure()
 
 
 def _describe(source: Any) -> str | None:

@@ -49,6 +49,7 @@ from workbench.registry import (
     parse_model_uri,
     register_gate_provider,
 )
+from workbench.tracking.client import TrackingClient, resolve_client
 
 __all__ = [
     "DECISIONS",
@@ -97,6 +98,7 @@ def monitor(
     trusted: bool | Sequence[str] = False,
     settle: float = 2.0,
     lateness: float = 600.0,
+    client: TrackingClient | None = None,
 ) -> Monitor:
     """A :class:`Monitor` that closes the loop for a registered model or a deployment.
 
@@ -112,6 +114,9 @@ def monitor(
         of windows, and a promotion switches what it serves).
     on_drift
         What retrains: a callable ``(train_df) -> fitted model`` or a notebook path (papermill).
+    client
+        The client whose store holds the model, its data and the check runs (default: the
+        current store).
 
     Examples
     --------
@@ -120,7 +125,8 @@ def monitor(
     >>> mon.check(april_df).decision  # doctest: +SKIP
     'promoted'
     """
-    name, champion, deployment = _resolve_subject(model)
+    wb = resolve_client(client, "monitor")
+    name, champion, deployment = _resolve_subject(model, wb)
     policy = MonitorPolicy(
         model=name,
         target=target,
@@ -150,17 +156,17 @@ def monitor(
         settle=settle,
         lateness=lateness,
     )
-    return Monitor(policy)
+    return Monitor(policy, client=wb)
 
 
-def _resolve_subject(subject: Any) -> tuple[str, str, str | None]:
+def _resolve_subject(subject: Any, client: TrackingClient) -> tuple[str, str, str | None]:
     """(model name, champion alias, deployment id) for what :func:`monitor` was given."""
     caller = "monitor"
     deployment_id = getattr(subject, "deployment_id", None)
     if isinstance(subject, str) and subject.startswith(_DEPLOYMENT_PREFIX):
         deployment_id = subject[len(_DEPLOYMENT_PREFIX) :]
     if isinstance(deployment_id, str):
-        uri = getattr(subject, "model_uri", None) or _deployment_model_uri(deployment_id)
+        uri = getattr(subject, "model_uri", None) or _deployment_model_uri(deployment_id, client)
         ref = parse_model_uri(uri, caller)
         if ref.alias is None:
             raise v.fail(
@@ -193,10 +199,8 @@ def _resolve_subject(subject: Any) -> tuple[str, str, str | None]:
     return ref.name, ref.alias or "champion", None
 
 
-def _deployment_model_uri(deployment_id: str) -> str:
-    from workbench.tracking.client import client_for
-
-    store = client_for().store
+def _deployment_model_uri(deployment_id: str, client: TrackingClient) -> str:
+    store = client.store
     get = getattr(store, "get_deployment", None)
     if get is None:  # pragma: no cover - stores without serving
         raise InvalidParameterError(
@@ -245,10 +249,16 @@ class _RequestLogWindow:
     requests in ``checked`` (ids of rows an earlier window already covered)."""
 
     def __init__(
-        self, deployment_id: str, since: Any, until: Any, checked: Iterable[str] = ()
+        self,
+        deployment_id: str,
+        since: Any,
+        until: Any,
+        checked: Iterable[str] = (),
+        client: TrackingClient | None = None,
     ) -> None:
         self.deployment_id, self.since, self.until = deployment_id, since, until
         self.checked = set(checked)
+        self.client = client
 
     def __repr__(self) -> str:
         return f"_RequestLogWindow({self.deployment_id!r}, {self.since} .. {self.until})"
@@ -257,7 +267,11 @@ class _RequestLogWindow:
         from workbench.serving import read_request_log
 
         frame: pd.DataFrame = read_request_log(
-            self.deployment_id, since=self.since, until=self.until, metadata=True
+            self.deployment_id,
+            since=self.since,
+            until=self.until,
+            metadata=True,
+            client=self.client,
         )
         if self.checked and len(frame):
             frame = frame[~frame["request_id"].isin(self.checked)].reset_index(drop=True)
@@ -270,16 +284,17 @@ class _RequestLogWindow:
 class Monitor:
     """Checks windows of a model's data against its policy and acts on what it finds.
 
-    Built by :func:`monitor` (or ``Monitor(MonitorPolicy(...))``). Not thread-safe: one check at
-    a time.
+    Built by :func:`monitor` (or ``Monitor(MonitorPolicy(...), client=...)``; ``client``: the
+    store it reads and writes, default the current one). Not thread-safe: one check at a time.
     """
 
-    def __init__(self, policy: MonitorPolicy) -> None:
+    def __init__(self, policy: MonitorPolicy, *, client: TrackingClient | None = None) -> None:
         if not isinstance(policy, MonitorPolicy):
             raise v.fail("policy", "Monitor", "a MonitorPolicy", policy)
         self.policy = policy
+        self.client = resolve_client(client, "Monitor")
         self._steps: list[LoopStep] = []
-        self._state = MonitorState(policy)
+        self._state = MonitorState(policy, self.client)
         # Request-log windows: the watermark (UTC, naive) up to which requests were checked,
         # and the requests checked within ``lateness`` of it (late rows are read again,
         # these are not).
@@ -305,11 +320,9 @@ class Monitor:
         the watermark when that is a time span.
         """
         frame, source = self._batch(batch)
-        from workbench.tracking.client import client_for
-
-        client = client_for()
+        client = self.client
         index = len(self._steps) + 1
-        champion = get_model_version(f"{self.policy.model}@{self.policy.champion}")
+        champion = get_model_version(f"{self.policy.model}@{self.policy.champion}", client=client)
         # Before the check's run starts: a reference that cannot be found is a setup error,
         # raised without leaving a failed check run behind.
         self._state.reference_frame()
@@ -341,7 +354,7 @@ class Monitor:
         """Replay: check each window in order. ``data`` is a list of batches, or one frame (or
         file) cut into windows by the policy's ``window`` and ``time_column``."""
         if isinstance(data, (pd.DataFrame, str, os.PathLike)):
-            frame, _ = resolve_data(data, name="data", caller="Monitor.run")
+            frame, _ = resolve_data(data, name="data", caller="Monitor.run", client=self.client)
             batches: Iterable[Any] = split_windows(
                 frame,
                 time_column=self.policy.time_column,
@@ -449,7 +462,7 @@ class Monitor:
     # -- internals ----------------------------------------------------------------------------
     def _batch(self, batch: Any) -> tuple[pd.DataFrame, str]:
         if batch is not None:
-            return resolve_data(batch, name="batch", caller="Monitor.check")
+            return resolve_data(batch, name="batch", caller="Monitor.check", client=self.client)
         deployment = self.policy.deployment
         if not deployment:
             raise v.fail(
@@ -459,9 +472,7 @@ class Monitor:
                 None,
                 "Only a deployment's monitor reads its windows by itself.",
             )
-        from workbench.tracking.client import client_for
-
-        client_for().flush()  # what this process logged is visible before the window is cut
+        self.client.flush()  # what this process logged is visible before the window is cut
         policy = self.policy
         watermark = self._now().tz_convert("UTC").tz_localize(None)
         watermark -= pd.Timedelta(seconds=policy.settle)
@@ -472,7 +483,7 @@ class Monitor:
                 since = watermark - pd.tseries.frequencies.to_offset(policy.window)
         else:  # late rows: received before the last watermark, visible only since
             since = min(self._watermark - lateness, watermark)
-        window = _RequestLogWindow(deployment, since, watermark, self._checked)
+        window = _RequestLogWindow(deployment, since, watermark, self._checked, self.client)
         frame, source = resolve_data(window, name="batch", caller="Monitor.check")
         checked = dict(self._checked)
         if len(frame):

@@ -38,6 +38,7 @@ from workbench.monitoring._options import DriftOptions
 from workbench.monitoring._sources import resolve_data
 from workbench.monitoring.performance import PredictionSpec, performance_table
 from workbench.monitoring.stattests import StatTest
+from workbench.tracking.client import TrackingClient, resolve_client
 
 __all__ = ["REPORT_EXPERIMENT", "DriftReport", "drift_report", "load_drift_report"]
 
@@ -107,6 +108,7 @@ class DriftReport:
         self.sources = dict(sources or {})
         self.created_at = created_at or dt.datetime.now(dt.UTC)
         self.run_id = run_id
+        self.client: TrackingClient | None = None  # where log() keeps it (None: current store)
 
     # -- the verdict --------------------------------------------------------------------------
     @property
@@ -375,8 +377,17 @@ class DriftReport:
         return html_pane(render_fragment(self), sizing_mode="stretch_width")
 
     # -- the store ----------------------------------------------------------------------------
-    def log(self, *, experiment: str = REPORT_EXPERIMENT, name: str | None = None) -> str:
+    def log(
+        self,
+        *,
+        experiment: str = REPORT_EXPERIMENT,
+        name: str | None = None,
+        client: TrackingClient | None = None,
+    ) -> str:
         """Keep the report in the store as a run; returns its run id.
+
+        The store is ``client``'s, else that of the client the report was made with, else the
+        current store.
 
         The run (experiment ``drift-reports`` by default; a child of the active run, if any)
         has tags ``workbench.kind=drift_report`` and ``drift.dataset_drift``, metrics
@@ -385,10 +396,8 @@ class DriftReport:
         ``report.json`` (reloadable with :func:`load_drift_report`) and ``report.html``
         (static, small).
         """
-        from workbench.tracking.client import client_for
-
         title = name or self.name or "drift-report"
-        client = client_for()
+        client = resolve_client(client or self.client, "DriftReport.log")
         with client.start_run(experiment, title, tags=self._tags()) as run:
             run.log_params(
                 {
@@ -505,6 +514,7 @@ def drift_report(
     name: str | None = None,
     progress: bool | None = None,
     on_schema_change: str = "report",
+    client: TrackingClient | None = None,
 ) -> DriftReport:
     """Compare the distribution of every column of ``current`` with ``reference``.
 
@@ -540,14 +550,17 @@ def drift_report(
         side and text on the other does: ``"report"`` (default) names it in the headline,
         :attr:`DriftReport.schema_changes` and the JSON; ``"drift"`` also makes
         ``dataset_drift`` true, so a pipeline that checks for drift stops on it.
+    client
+        The client whose store model URIs and request logs are read from, and where
+        :meth:`DriftReport.log` keeps the report (default: the current store).
 
     Returns
     -------
     DriftReport
     """
     caller = "drift_report"
-    ref, ref_source = resolve_data(reference, name="reference", caller=caller)
-    cur, cur_source = resolve_data(current, name="current", caller=caller)
+    ref, ref_source = resolve_data(reference, name="reference", caller=caller, client=client)
+    cur, cur_source = resolve_data(current, name="current", caller=caller, client=client)
     options = DriftOptions.checked(
         caller,
         target=target,
@@ -575,7 +588,7 @@ def drift_report(
         progress=progress,
     )
     performance, task = _performance(ref, cur, target, prediction)
-    return DriftReport(
+    report = DriftReport(
         columns=_columns_frame([{"column": r.column, **r.row()} for r in results]),
         drift_share=options.drift_share,
         reference_rows=len(ref),
@@ -589,6 +602,8 @@ def drift_report(
         sources={"reference": ref_source, "current": cur_source},
         on_schema_change=on_schema_change,
     )
+    report.client = client
+    return report
 
 
 def _performance(
@@ -605,13 +620,12 @@ def _performance(
         ) from exc
 
 
-def load_drift_report(run_id: str) -> DriftReport:
-    """The drift report kept in run ``run_id`` (see :meth:`DriftReport.log`)."""
-    from workbench.tracking.client import client_for
-
-    client = client_for()
+def load_drift_report(run_id: str, *, client: TrackingClient | None = None) -> DriftReport:
+    """The drift report kept in run ``run_id`` (see :meth:`DriftReport.log`) of ``client``'s
+    store (default: the current store)."""
+    wb = resolve_client(client, "load_drift_report")
     try:
-        data = client.load_artifact(run_id, "report.json")
+        data = wb.load_artifact(run_id, "report.json")
     except ArtifactNotFoundError:
         raise ArtifactNotFoundError(
             f"Run {run_id!r} holds no drift report (no report.json artifact). Find reports "
@@ -619,4 +633,5 @@ def load_drift_report(run_id: str) -> DriftReport:
         ) from None
     report = DriftReport.from_dict(data)
     report.run_id = run_id
+    report.client = client
     return report

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import _validation as v
+from workbench.tracking.client import TrackingClient, resolve_client
 
 if TYPE_CHECKING:
     from workbench.monitoring.loop import Monitor, MonitorPolicy
@@ -118,26 +119,32 @@ class WeatherScenario:
             f"labels change {LABEL_CHANGE:%Y-%m-%d})"
         )
 
-    def register_champion(self, *, data_dir: str | Path | None = None) -> ModelVersion:
+    def register_champion(
+        self, *, data_dir: str | Path | None = None, client: TrackingClient | None = None
+    ) -> ModelVersion:
         """Train on :attr:`reference`, register it and point ``champion`` at it.
 
         With ``data_dir``, the training data is written there as ``reference.csv`` and logged
         from that file, so the monitor finds it through the model's lineage.
         """
         from workbench import registry
-        from workbench.tracking.fluent import start_run
 
+        wb = resolve_client(client, "register_champion")
         data: Any = self.reference
         if data_dir is not None:
             data = Path(data_dir) / "reference.csv"
             data.parent.mkdir(parents=True, exist_ok=True)
             self.reference.to_csv(data, index=False)
-        with start_run(self.model_name, "champion", tags={"scenario": "seattle-weather"}) as run:
+        with wb.start_run(self.model_name, "champion", tags={"scenario": "seattle-weather"}) as run:
             run.log_input(data, name="training", context="training")
             model = train_weather_model(self.reference)
             run.log_metric("train_accuracy", float(model.score(*self._xy(self.reference))))
         version = registry.register_model(
-            self.model_name, run=run, model=model, input_example=self.reference[list(FEATURES)]
+            self.model_name,
+            run=run,
+            model=model,
+            input_example=self.reference[list(FEATURES)],
+            client=wb,
         )
         first, last = self.reference[TIME_COLUMN].min(), self.reference[TIME_COLUMN].max()
         registry.set_alias(
@@ -145,8 +152,9 @@ class WeatherScenario:
             "champion",
             version.version,
             reason=f"initial champion, trained on {first:%Y-%m-%d} .. {last:%Y-%m-%d}",
+            client=wb,
         )
-        return registry.get_model_version(f"{self.model_name}@champion")
+        return registry.get_model_version(f"{self.model_name}@champion", client=wb)
 
     def policy(self, **overrides: Any) -> MonitorPolicy:
         """The scenario's :class:`MonitorPolicy`; keyword arguments replace its fields."""
@@ -167,11 +175,11 @@ class WeatherScenario:
         fields.update(overrides)
         return MonitorPolicy(**fields)
 
-    def monitor(self, **overrides: Any) -> Monitor:
-        """A :class:`Monitor` following :meth:`policy`."""
+    def monitor(self, *, client: TrackingClient | None = None, **overrides: Any) -> Monitor:
+        """A :class:`Monitor` following :meth:`policy` (on ``client``'s store)."""
         from workbench.monitoring.loop import Monitor
 
-        return Monitor(self.policy(**overrides))
+        return Monitor(self.policy(**overrides), client=client)
 
     def _xy(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         return frame[list(FEATURES)], frame[TARGET]
@@ -179,13 +187,14 @@ class WeatherScenario:
 
 def seattle_weather_scenario(
     *,
-    model_name: str = "seattle-weather",
+    model: str = "seattle-weather",
     train_until: str = "2013-01-01",
     replay_until: str = "2016-01-01",
     path: str | Path | None = None,
 ) -> WeatherScenario:
     """The champion's training data (before ``train_until``: all of 2012 by default) and the
-    later days as monthly batches up to ``replay_until``."""
+    later days as monthly batches up to ``replay_until``; ``model``: the registered model's
+    name."""
     data = load_seattle_weather(path)
     start, end = pd.Timestamp(train_until), pd.Timestamp(replay_until)
     reference = data[data[TIME_COLUMN] < start].reset_index(drop=True)
@@ -199,7 +208,7 @@ def seattle_weather_scenario(
             "a date leaving at least 30 training days and one month to replay",
             train_until,
         )
-    return WeatherScenario(data, reference, batches, model_name)
+    return WeatherScenario(data, reference, batches, model)
 
 
 def make_drift_stream(

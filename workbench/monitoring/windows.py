@@ -39,6 +39,7 @@ from workbench.monitoring._windowing import (
     cut_windows,
 )
 from workbench.monitoring.stattests import StatTest, get_stattest
+from workbench.tracking.client import TrackingClient, resolve_client
 
 __all__ = [
     "ALERT_EXPERIMENT",
@@ -89,11 +90,12 @@ class DriftTimeline:
         """Plotly figure: share of drifted features per window, and the drift-ratio heatmap."""
         return plot_drift_over_time(self)
 
-    def log_alerts(self, *, experiment: str = ALERT_EXPERIMENT) -> list[str]:
-        """Keep each alert as a run tagged ``workbench.kind=drift_alert``; returns run ids."""
-        from workbench.tracking.client import client_for
-
-        client = client_for()
+    def log_alerts(
+        self, *, experiment: str = ALERT_EXPERIMENT, client: TrackingClient | None = None
+    ) -> list[str]:
+        """Keep each alert as a run tagged ``workbench.kind=drift_alert`` in ``client``'s store
+        (default: the current one); returns run ids."""
+        client = resolve_client(client, "DriftTimeline.log_alerts")
         ids = []
         for alert in self.alerts:
             tags = {
@@ -298,6 +300,7 @@ def drift_over_time(
     alert_columns: Sequence[str] = (),
     min_rows: int = MIN_WINDOW_ROWS,
     origin: Any = DEFAULT_ORIGIN,
+    client: TrackingClient | None = None,
 ) -> DriftTimeline:
     """Drift statistics of each window of ``data`` against ``reference``.
 
@@ -328,9 +331,12 @@ def drift_over_time(
         Where fixed-span windows start (as for ``pandas.Grouper``): ``"start_day"`` (midnight
         of the first row's day, the default), ``"start"`` (the first timestamp), ``"epoch"``
         (1970-01-01) or a timestamp. Calendar periods follow the calendar.
+    client
+        The client whose store model URIs and request logs are read from (default: the current
+        store).
     """
     caller = "drift_over_time"
-    frame, _ = resolve_data(data, name="data", caller=caller)
+    frame, _ = resolve_data(data, name="data", caller=caller, client=client)
     options = DriftOptions.checked(
         caller,
         columns=columns,
@@ -355,7 +361,7 @@ def drift_over_time(
         ref, ref_source = parts[first].rows, f"first window ({parts[first].start})"
         parts = parts[first + 1 :]
     else:
-        ref, ref_source = resolve_data(reference, name="reference", caller=caller)
+        ref, ref_source = resolve_data(reference, name="reference", caller=caller, client=client)
     plan = [(c, role) for c, role in options.plan(ref, frame, caller) if c != time_column]
     default_test, per_test, default_threshold, per_threshold, kinds = options.resolve(
         {c for c, _ in plan}, caller
