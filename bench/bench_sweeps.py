@@ -187,7 +187,7 @@ def bench_views(n: int) -> list[dict[str, Any]]:
         (
             "parallel coordinates",
             single,
-            plots.plot_parallel_coordinates,
+            plots.plot_sweep_parallel_coordinates,
             ov.plot_parallel_coordinate,
         ),
         ("param importances", single, plots.plot_param_importances, ov.plot_param_importances),

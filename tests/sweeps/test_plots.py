@@ -58,7 +58,7 @@ def test_optimization_history(single: Sweep) -> None:
 @pytest.mark.parametrize(
     "plot",
     [
-        plots.plot_parallel_coordinates,
+        plots.plot_sweep_parallel_coordinates,
         plots.plot_param_importances,
         plots.plot_slice,
         plots.plot_contour,
@@ -73,7 +73,7 @@ def test_every_view_is_a_figure(single: Sweep, plot: object) -> None:
 
 
 def test_views_follow_the_param_kinds(single: Sweep) -> None:
-    parallel = plots.plot_parallel_coordinates(single).data[0]
+    parallel = plots.plot_sweep_parallel_coordinates(single).data[0]
     labels = [d.label for d in parallel.dimensions]
     assert labels == ["objective", "kind", "lr", "x"]
     assert list(parallel.dimensions[1].ticktext) == ["a", "b"]

@@ -94,7 +94,7 @@ def _sweep_parts(ident: str) -> tuple[str, str, list[go.Figure]]:
     if sweep.counts().get("complete", 0):
         figures.append(plots.plot_optimization_history(sweep))
         if len(sweep.metric_names) == 1:
-            figures.append(plots.plot_parallel_coordinates(sweep))
+            figures.append(plots.plot_sweep_parallel_coordinates(sweep))
     return f"Sweep {ident}", sweep._repr_mimebundle_()["text/html"], figures
 
 

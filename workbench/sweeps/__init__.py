@@ -31,10 +31,10 @@ from workbench.sweeps.plots import (
     plot_contour,
     plot_intermediate_values,
     plot_optimization_history,
-    plot_parallel_coordinates,
     plot_param_importances,
     plot_pareto_front,
     plot_slice,
+    plot_sweep_parallel_coordinates,
     plot_timeline,
 )
 
@@ -46,10 +46,10 @@ __all__ = [
     "plot_contour",
     "plot_intermediate_values",
     "plot_optimization_history",
-    "plot_parallel_coordinates",
     "plot_param_importances",
     "plot_pareto_front",
     "plot_slice",
+    "plot_sweep_parallel_coordinates",
     "plot_timeline",
     "plots",
     "sweep",

@@ -28,10 +28,10 @@ __all__ = [
     "plot_contour",
     "plot_intermediate_values",
     "plot_optimization_history",
-    "plot_parallel_coordinates",
     "plot_param_importances",
     "plot_pareto_front",
     "plot_slice",
+    "plot_sweep_parallel_coordinates",
     "plot_timeline",
 ]
 
@@ -142,13 +142,13 @@ def _log_ticks(values: np.ndarray) -> tuple[list[float], list[str]]:
     return [float(t) for t in ticks], [f"1e{t}" for t in ticks]
 
 
-def plot_parallel_coordinates(
+def plot_sweep_parallel_coordinates(
     sweep: Sweep, *, params: Sequence[str] | None = None, objective: int | str | None = None
 ) -> go.Figure:
     """One line per complete trial across the objective and every param."""
     import plotly.graph_objects as go
 
-    caller = "plot_parallel_coordinates"
+    caller = "plot_sweep_parallel_coordinates"
     index, label = _objective(sweep, objective, caller)
     infos = _params(sweep, params, caller)
     frame = _data.params_frame(sweep._trials(), index, list(infos))

@@ -19,7 +19,7 @@ __all__ = ["SweepView"]
 _TRIAL_COLUMNS = ("trial_number", "trial_state", "name", "status", "duration_s")
 _FIGURES = (
     ("plot_optimization_history", "optimization history"),
-    ("plot_parallel_coordinates", "parallel coordinates"),
+    ("plot_sweep_parallel_coordinates", "parallel coordinates"),
     ("plot_intermediate_values", "intermediate values"),
     ("plot_timeline", "timeline"),
 )
