@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import html
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ __all__ = [
 ]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_STATUS_COLOURS = {"running": "#1f77b4", "finished": "#2ca02c", "failed": "#d62728"}
 
 
 class RunStatus(enum.StrEnum):
@@ -141,24 +141,14 @@ class Run:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
 
     def _repr_html_(self) -> str:
-        e = html.escape
-        colour = {"running": "#1f77b4", "finished": "#2ca02c", "failed": "#d62728"}.get(
-            self.status.value, "#7f7f7f"
-        )
+        from workbench._html import render
+
         duration = self.duration
-        header = (
-            f"<div style='font-family:sans-serif'><b>{e(self.name)}</b> "
-            f"<span style='color:{colour}'>● {e(self.status.value)}</span> "
-            f"<code>{e(self.run_id)}</code><br>"
-            f"experiment <b>{e(self.experiment)}</b> · started {self.start_time:%Y-%m-%d %H:%M:%S}"
-            + (f" · {duration.total_seconds():.1f} s" if duration is not None else "")
-            + (f"<br><span style='color:#d62728'>{e(self.error)}</span>" if self.error else "")
-        )
         sections = [
-            _html_table("Params", self.params),
-            _html_table("Metrics (latest)", {k: f"{v:.6g}" for k, v in self.metrics.items()}),
-            _html_table("Tags", self.tags),
-            _html_table(
+            ("Params", self.params),
+            ("Metrics (latest)", {k: f"{v:.6g}" for k, v in self.metrics.items()}),
+            ("Tags", self.tags),
+            (
                 "Inputs",
                 {
                     i.dataset.name: (
@@ -167,12 +157,16 @@ class Run:
                     for i in self.inputs
                 },
             ),
-            _html_table(
-                "Artifacts", {a.path: f"{a.media_type} · {a.size} B" for a in self.artifacts}
-            ),
+            ("Artifacts", {a.path: f"{a.media_type} · {a.size} B" for a in self.artifacts}),
         ]
-        body = "".join(s for s in sections if s)
-        return f"{header}<div style='display:flex;gap:2em;flex-wrap:wrap'>{body}</div></div>"
+        return render(
+            "run.html.j2",
+            run=self,
+            colour=_STATUS_COLOURS.get(self.status.value, "#7f7f7f"),
+            started=f"{self.start_time:%Y-%m-%d %H:%M:%S}",
+            seconds=None if duration is None else duration.total_seconds(),
+            sections=sections,
+        )
 
 
 # -- registry ---------------------------------------------------------------------------------
@@ -372,14 +366,3 @@ class DeploymentRecord:
             "stopped_at": None if self.stopped_at is None else self.stopped_at.isoformat(),
             "policy": json.loads(json.dumps(dict(self.policy), default=str)),
         }
-
-
-def _html_table(title: str, values: Mapping[str, Any]) -> str:
-    if not values:
-        return ""
-    rows = "".join(
-        f"<tr><td style='text-align:left'>{html.escape(str(k))}</td>"
-        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-        for k, v in sorted(values.items())
-    )
-    return f"<div><b>{html.escape(title)}</b><table>{rows}</table></div>"

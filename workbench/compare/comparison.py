@@ -22,7 +22,6 @@ the mode too (useful for papermill runs).
 from __future__ import annotations
 
 import functools
-import html
 import itertools
 import json
 import os
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from workbench import _validation as v
+from workbench._html import render, safe
 from workbench.compare import _data, plots
 from workbench.exceptions import RunNotFoundError
 
@@ -275,26 +275,17 @@ class RunComparison:
     # -- output -----------------------------------------------------------------------------
     def summary_html(self) -> str:
         """The tables as HTML: differing params (all params in a toggle) and final metrics."""
-        e = html.escape
         if self.runs.empty:
-            return "<div class='wb-compare'><b>No runs to compare.</b></div>"
-        experiments = sorted({str(x) for x in self.runs.get("experiment", [])})
-        head = (
-            f"<b>Comparing {len(self)} runs</b>"
-            + (f" of {e(', '.join(experiments))}" if experiments else "")
-            + "<br>"
+            return render("comparison.html.j2", n_runs=0)
+        return render(
+            "comparison.html.j2",
+            n_runs=len(self),
+            experiments=sorted({str(x) for x in self.runs.get("experiment", [])}),
+            differing_title="Params that differ" if len(self) > 1 else "Params",
+            differing=_table(self.params()),
+            all_params=_table(self.params(differing_only=False)),
+            metrics=_table(self.metrics()),
         )
-        differing = self.params()
-        all_params = self.params(differing_only=False)
-        title = "Params that differ" if len(self) > 1 else "Params"
-        parts = [
-            head,
-            _table_html(title, differing, "All params are equal."),
-            "<details><summary>All params "
-            f"({len(all_params)})</summary>{_table_html('', all_params, 'No params.')}</details>",
-            _table_html("Final metrics", self.metrics(), "No metrics."),
-        ]
-        return f"<div class='wb-compare' style='font-family:sans-serif'>{''.join(parts)}</div>"
 
     def to_html(self, *, plotlyjs: str = "inline") -> str:
         """The comparison as an HTML fragment; ``plotlyjs`` as for :func:`set_plotlyjs`
@@ -314,12 +305,8 @@ class RunComparison:
     def save_html(self, path: str | os.PathLike[str]) -> Path:
         """Write a self-contained HTML page (plotly.js inline; opens offline)."""
         target = Path(path)
-        target.write_text(
-            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(repr(self))}</title></head><body>"
-            f"{self.to_html(plotlyjs='inline')}</body></html>",
-            encoding="utf-8",
-        )
+        page = render("page.html.j2", title=repr(self), body=safe(self.to_html(plotlyjs="inline")))
+        target.write_text(page, encoding="utf-8")
         return target
 
     def _ipython_display_(self) -> None:
@@ -353,24 +340,13 @@ class RunComparison:
         return RunCompare(comparison=self)
 
 
-def _table_html(title: str, table: pd.DataFrame, empty: str) -> str:
-    e = html.escape
-    heading = f"<div style='margin-top:0.6em'><b>{e(title)}</b></div>" if title else ""
-    if table.empty:
-        return f"{heading}<i>{e(empty)}</i>"
-
-    def cell(x: Any) -> str:
-        text = _data.format_value(x)
-        return "<span style='color:#999'>-</span>" if text == "-" else e(text)
-
-    header = "".join(f"<th style='text-align:left'>{e(str(c))}</th>" for c in table.columns)
-    rows = "".join(
-        f"<tr><td style='text-align:left'><code>{e(str(k))}</code></td>"
-        + "".join(f"<td style='text-align:left'>{cell(x)}</td>" for x in row)
-        + "</tr>"
-        for k, row in zip(table.index, table.itertuples(index=False), strict=True)
-    )
-    return f"{heading}<table><thead><tr><th></th>{header}</tr></thead><tbody>{rows}</tbody></table>"
+def _table(table: pd.DataFrame) -> dict[str, Any]:
+    """A params or metrics table as the comparison template shows it (cells as text)."""
+    rows = [
+        (str(key), [_data.format_value(x) for x in row])
+        for key, row in zip(table.index, table.itertuples(index=False), strict=True)
+    ]
+    return {"columns": [str(c) for c in table.columns], "rows": [] if table.empty else rows}
 
 
 def _fetch_runs(client: TrackingClient, run_ids: Sequence[str]) -> pd.DataFrame:

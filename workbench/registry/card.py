@@ -11,7 +11,6 @@ provider takes a :class:`ModelVersion` and returns objects with ``name``, ``pass
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import os
 import threading
@@ -350,34 +349,17 @@ class ModelCard:
 
     def to_html(self, *, full_document: bool = True) -> str:
         """The card as self-contained HTML (inline styles, no scripts or external files)."""
-        e = html.escape
-        parts = [f"<div class='wb-card'><h1>{e(self.title)}</h1>"]
-        for section in self.sections():
-            parts.append(f"<section><h2>{e(section.title)}</h2>")
-            if section.items:
-                parts.append("<table class='kv'>")
-                parts += [
-                    f"<tr><th>{e(k)}</th><td>{e(value)}</td></tr>" for k, value in section.items
-                ]
-                parts.append("</table>")
-            if section.columns:
-                parts.append("<table><thead><tr>")
-                parts += [f"<th>{e(c)}</th>" for c in section.columns]
-                parts.append("</tr></thead><tbody>")
-                for row in section.rows:
-                    css = _row_class(section.title, row)
-                    parts.append(f"<tr{css}>" + "".join(f"<td>{e(x)}</td>" for x in row) + "</tr>")
-                parts.append("</tbody></table>")
-            if section.note and not section.items:
-                parts.append(f"<p class='note'>{e(section.note)}</p>")
-            parts.append("</section>")
-        parts.append("</div>")
-        body = _STYLE + "".join(parts)
-        if not full_document:
-            return body
-        return (
-            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{e(self.title)}</title></head><body>{body}</body></html>"
+        from workbench._html import render
+
+        sections = [
+            (section, [_row_class(section.title, row) for row in section.rows])
+            for section in self.sections()
+        ]
+        return render(
+            "model_card.html.j2",
+            title=self.title,
+            sections=sections,
+            full_document=full_document,
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -429,23 +411,7 @@ def _md(value: Any) -> str:
 
 def _row_class(title: str, row: Sequence[str]) -> str:
     if title == "Gates":
-        return " class='pass'" if row[1] == "PASS" else " class='fail'"
+        return "pass" if row[1] == "PASS" else "fail"
     if title == "Versions" and row[0].startswith("▶"):
-        return " class='current'"
+        return "current"
     return ""
-
-
-_STYLE = """<style>
-.wb-card{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;color:#222;
-  max-width:1100px}
-.wb-card h1{font-size:20px;margin:4px 0 8px}
-.wb-card h2{font-size:15px;margin:14px 0 4px;border-bottom:1px solid #ddd}
-.wb-card table{border-collapse:collapse;margin:2px 0}
-.wb-card th,.wb-card td{text-align:left;padding:2px 10px 2px 0;vertical-align:top}
-.wb-card table.kv th{font-weight:600;color:#555;white-space:nowrap}
-.wb-card thead th{border-bottom:1px solid #ccc}
-.wb-card tr.current td{font-weight:600}
-.wb-card tr.pass td:nth-child(2){color:#2ca02c;font-weight:600}
-.wb-card tr.fail td:nth-child(2){color:#d62728;font-weight:600}
-.wb-card p.note{color:#777;font-style:italic;margin:2px 0}
-</style>"""

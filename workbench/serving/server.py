@@ -7,7 +7,6 @@ and stop it (``workbench deployments list|stop``). The handle talks to it over H
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import signal
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from workbench import _liveness
 from workbench import _options as o
 from workbench import _validation as v
+from workbench._html import render
 from workbench.exceptions import (
     ConflictError,
     InvalidParameterError,
@@ -417,11 +417,7 @@ class Deployment:
             ("url", self.url),
             ("pid", str(self.pid)),
         ]
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in rows
-        )
-        return {"text/plain": repr(self), "text/html": f"<table>{cells}</table>"}
+        return {"text/plain": repr(self), "text/html": render("deployment.html.j2", rows=rows)}
 
     # -- talking to it ----------------------------------------------------------------------
     def _client(self) -> httpx.Client:

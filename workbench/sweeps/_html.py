@@ -10,12 +10,12 @@ GitHub, papermill outputs) without JavaScript. The interactive figure is one cal
 
 from __future__ import annotations
 
-import html
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from optuna.trial import TrialState
 
+from workbench._html import render, safe
 from workbench.sweeps import _data
 from workbench.sweeps._trial import RUN_ID_ATTR
 
@@ -83,53 +83,31 @@ def history_svg(numbers: list[int], values: list[float], best: list[float]) -> s
 
 def sweep_html(sweep: Sweep) -> str:
     """The notebook summary of a sweep."""
-    e = html.escape
     counts = sweep.counts()
     trials = sweep._trials()
-    rows = [
-        ("experiment", e(sweep.experiment)),
-        (
-            "directions",
-            e(
-                ", ".join(
-                    f"{n}: {d}" for n, d in zip(sweep.metric_names, sweep.directions, strict=True)
-                )
-            ),
-        ),
-        (
-            "trials",
-            e(
-                f"{counts['total']} ("
-                + ", ".join(f"{n} {k}" for k, n in counts.items() if n and k != "total")
-                + ")"
-            ),
-        ),
-        ("storage", e(sweep.storage_label)),
+    directions = zip(sweep.metric_names, sweep.directions, strict=True)
+    states = ", ".join(f"{n} {k}" for k, n in counts.items() if n and k != "total")
+    rows: list[tuple[str, Any]] = [
+        ("experiment", sweep.experiment),
+        ("directions", ", ".join(f"{n}: {d}" for n, d in directions)),
+        ("trials", f"{counts['total']} ({states})"),
+        ("storage", sweep.storage_label),
     ]
     chart = ""
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if complete and not sweep.is_multi_objective:
         best = sweep.study.best_trial
         run_id = best.user_attrs.get(RUN_ID_ATTR)
-        rows.append(("best value", f"<b>{e(_fmt(best.value or 0.0))}</b> (trial {best.number})"))
-        params = ", ".join(f"{k}={_param(v)}" for k, v in best.params.items())
-        rows.append(("best params", e(params)))
+        value = render("_inline.html.j2", tag="b", text=_fmt(best.value or 0.0))
+        rows.append(("best value", safe(f"{value} (trial {best.number})")))
+        rows.append(("best params", ", ".join(f"{k}={_param(v)}" for k, v in best.params.items())))
         if run_id:
-            rows.append(("best run", f"<code>{e(str(run_id))}</code>"))
+            rows.append(("best run", safe(render("_inline.html.j2", tag="code", text=str(run_id)))))
         data = _data.optimization_history(trials, sweep.directions[0])
         chart = history_svg(
             data["number"].tolist(), data["value"].tolist(), data["best_value"].tolist()
         )
     elif complete:
         front = sweep.study.best_trials
-        rows.append(("Pareto front", e(f"{len(front)} trial(s): {[t.number for t in front][:20]}")))
-    table = "".join(
-        f"<tr><th style='text-align:left;padding-right:1em'>{k}</th>"
-        f"<td style='text-align:left'>{val}</td></tr>"
-        for k, val in rows
-    )
-    return (
-        "<div style='font-family:sans-serif;display:flex;gap:2em;align-items:flex-start;"
-        f"flex-wrap:wrap'><div><b>Sweep {e(sweep.name)}</b><table>{table}</table></div>"
-        f"<div>{chart}</div></div>"
-    )
+        rows.append(("Pareto front", f"{len(front)} trial(s): {[t.number for t in front][:20]}"))
+    return render("sweep.html.j2", name=sweep.name, rows=rows, chart=safe(chart))

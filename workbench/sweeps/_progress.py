@@ -277,13 +277,7 @@ class _FinalLine:
         self.text, self.done, self.total = text, done, total
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        bar = (
-            f"<progress value='{min(self.done, self.total)}' max='{self.total}' "
-            "style='width:240px;vertical-align:middle'></progress> "
-            if self.total
-            else ""
-        )
-        return {
-            "text/plain": self.text,
-            "text/html": f"<div class='wb-sweep-progress'>{bar}{html.escape(self.text)}</div>",
-        }
+        from workbench._html import render
+
+        page = render("sweep_progress.html.j2", text=self.text, done=self.done, total=self.total)
+        return {"text/plain": self.text, "text/html": page}
