@@ -289,7 +289,8 @@ def _discover_keys(
     con: duckdb.DuckDBPyConnection, columns: tuple[str, ...] | None
 ) -> dict[str, list[tuple[str, str | None]]]:
     """The keys to pivot per kind (``p``, ``m``, ``t``), each with the SQL expression of its
-    value for params: every key of the selected runs, or only those named in ``columns``."""
+    value for params: every key of the selected runs, or only those named in ``columns`` (then
+    only params are looked up, for the type of their values)."""
     wanted: dict[str, list[str] | None] = {"p": None, "m": None, "t": None}
     if columns is not None:
         for kind, letter in _KINDS.items():
@@ -297,6 +298,9 @@ def _discover_keys(
     keys: dict[str, list[tuple[str, str | None]]] = {"p": [], "m": [], "t": []}
     selects, parameters = [], {}
     for letter, table in _TABLES.items():
+        if letter != "p" and wanted[letter] is not None:
+            keys[letter] = [(key, None) for key in dict.fromkeys(wanted[letter] or ())]
+            continue
         if wanted[letter] == []:
             continue
         expression = _PARAM_TYPE if letter == "p" else "NULL"
@@ -335,9 +339,10 @@ def _pivot(
                 f"any_value({value_expression or expression}) FILTER (WHERE key = ${kind}k{i})"
                 f" AS {alias}"
             )
+    listed = ", ".join(f"${name}" for name in parameters)
     sql = (
         f"(SELECT run_id, {', '.join(selects)} FROM {_TABLES[kind]} "
-        f"WHERE run_id IN (SELECT run_id FROM __selected) GROUP BY run_id)"
+        f"WHERE run_id IN (SELECT run_id FROM __selected) AND key IN ({listed}) GROUP BY run_id)"
     )
     return sql, parameters
 
