@@ -73,7 +73,23 @@ def _progress(store_dir: Path) -> str:
     return str(_FinalLine(NASTY, 1, 2)._repr_mimebundle_()["text/html"])
 
 
+def _gate(store_dir: Path) -> str:
+    from workbench.monitoring.gates import GateCheck, GateResult
+
+    check = GateCheck(NASTY, "threshold", False, 1.0, None, 2.0, NASTY)
+    return str(GateResult((check,), name=NASTY)._repr_mimebundle_()["text/html"])
+
+
+def _loop_step(store_dir: Path) -> str:
+    from workbench.monitoring import LoopStep
+
+    step = LoopStep(0, NASTY, "kept", NASTY, 1, 1, links={"check": NASTY})
+    return str(step._repr_mimebundle_()["text/html"])
+
+
 RENDERERS: dict[str, Callable[[Path], str]] = {
+    "gate": _gate,
+    "loop step": _loop_step,
     "run": _run,
     "comparison": _comparison,
     "sweep": _sweep,

@@ -8,7 +8,6 @@ plain frozen objects: the machinery lives in :mod:`workbench.monitoring.loop`.
 from __future__ import annotations
 
 import argparse
-import html
 import math
 import os
 import re
@@ -21,6 +20,7 @@ import pandas as pd
 
 from workbench import _options as o
 from workbench import _validation as v
+from workbench._html import render
 from workbench.monitoring._windowing import DEFAULT_ORIGIN, check_origin, check_window
 from workbench.monitoring.gates import GateResult, MetricThreshold
 from workbench.registry import parse_model_uri
@@ -731,15 +731,13 @@ class LoopStep:
         colors = {"promoted": "#1e6b3a", "kept": "#9b1c1c", "alarm": "#9b1c1c"}
         color = colors.get(self.decision, "#444")
         lines = self.explain()
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
-        links = "".join(
-            f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(x)}</code></td></tr>"
-            for k, x in self.links.items()
-        )
-        page = (
-            f"<div><b>{html.escape(lines[0])}</b> <b style='color:{color}'>"
-            f"{html.escape(self.decision.upper())}</b><ul>{items}</ul>"
-            f"<table><tr><th>run</th><th>id</th></tr>{links}</table></div>"
+        page = render(
+            "loop_step.html.j2",
+            headline=lines[0],
+            color=color,
+            decision=self.decision.upper(),
+            lines=lines[1:],
+            links=list(self.links.items()),
         )
         return {"text/plain": "\n".join(lines), "text/html": page}
 

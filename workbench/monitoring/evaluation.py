@@ -13,7 +13,6 @@ experiment ``evaluation`` (``log=False`` to skip). The result feeds quality gate
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -80,16 +79,18 @@ class EvaluationResult:
         return f"EvaluationResult({self.task}: {shown})"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        rows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{x:.4g}</td></tr>"
-            for k, x in self.metrics.items()
-        )
-        page = f"<div><b>Evaluation ({html.escape(self.task)})</b><table>{rows}</table>"
+        from workbench._html import render, safe
+
+        fairness = None
         if self.fairness is not None:
-            page += "<b>Fairness by group</b>" + self.fairness.to_html(
-                float_format=lambda x: f"{x:.4g}"
-            )
-        return {"text/plain": repr(self), "text/html": page + "</div>"}
+            fairness = safe(self.fairness.to_html(float_format=lambda x: f"{x:.4g}"))
+        page = render(
+            "evaluation.html.j2",
+            task=self.task,
+            metrics=list(self.metrics.items()),
+            fairness=fairness,
+        )
+        return {"text/plain": repr(self), "text/html": page}
 
 
 def _load_model(model: Any, trusted: Any, client: TrackingClient | None) -> tuple[Any, str | None]:

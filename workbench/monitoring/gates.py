@@ -185,19 +185,10 @@ class GateResult:
         return f"GateResult({self.summary})"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        import html
+        from workbench._html import render
 
-        rows = "".join(
-            f"<tr><td>{'✅' if c.passed else '❌'}</td><td>{html.escape(c.metric)}</td>"
-            f"<td>{html.escape(c.check)}</td><td>{html.escape(c.message)}</td></tr>"
-            for c in self.checks
-        )
         color = "#1e6b3a" if self.passed else "#9b1c1c"
-        page = (
-            f"<div><b style='color:{color}'>{html.escape(self.name)}: "
-            f"{html.escape(self.summary)}</b><table><tr><th></th><th>metric</th><th>check</th>"
-            f"<th>explanation</th></tr>{rows}</table></div>"
-        )
+        page = render("gate_result.html.j2", result=self, color=color)
         return {"text/plain": self.explain(), "text/html": page}
 
 

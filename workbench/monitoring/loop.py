@@ -446,18 +446,15 @@ class Monitor:
         return figure
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        import html
+        from workbench._html import render, safe
 
         table = (
             self.history()
             .drop(columns=["reason", "run_id"])
             .to_html(index=False, na_rep="", float_format=lambda x: f"{x:.3f}")
         )
-        bundle: dict[str, Any] = {
-            "text/plain": repr(self),
-            "text/html": f"<div><b>{html.escape(repr(self))}</b>{table}</div>",
-        }
-        return bundle
+        page = render("titled_table.html.j2", title=repr(self), table=safe(table))
+        return {"text/plain": repr(self), "text/html": page}
 
     # -- internals ----------------------------------------------------------------------------
     def _batch(self, batch: Any) -> tuple[pd.DataFrame, str]:

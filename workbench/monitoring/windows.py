@@ -18,7 +18,6 @@ series starts after it.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,13 +125,12 @@ class DriftTimeline:
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        items = "".join(f"<li>{html.escape(a.message)}</li>" for a in self.alerts)
-        alerts = f"<b>Alerts</b><ul>{items}</ul>" if items else "<p>No alerts.</p>"
-        table = self.windows.to_html(float_format=lambda x: f"{x:.3f}")
-        bundle: dict[str, Any] = {
-            "text/plain": repr(self),
-            "text/html": f"<div><b>{html.escape(repr(self))}</b>{alerts}{table}</div>",
-        }
+        from workbench._html import render, safe
+
+        table = safe(self.windows.to_html(float_format=lambda x: f"{x:.3f}"))
+        alerts = [a.message for a in self.alerts]
+        page = render("titled_table.html.j2", title=repr(self), alerts=alerts, table=table)
+        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": page}
         if len(self.windows):
             bundle["application/vnd.plotly.v1+json"] = self.to_figure().to_plotly_json()
         return bundle
