@@ -1,9 +1,12 @@
-"""The public surface: a sorted __all__, every name importable, no UI module pulled in."""
+"""The public surface: a sorted __all__, every name importable and lazy, no UI module pulled in."""
 
 from __future__ import annotations
 
+import importlib
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import workbench
 
@@ -33,3 +36,39 @@ def test_exceptions_share_one_root_and_builtins() -> None:
         obj = getattr(workbench, name)
         if isinstance(obj, type) and issubclass(obj, Exception) and not issubclass(obj, Warning):
             assert issubclass(obj, workbench.WorkbenchError), name
+
+
+HEAVY_MODULES = ("pandas", "duckdb", "pyarrow", "optuna", "scipy", "sklearn", "plotly", "starlette")
+
+
+def test_import_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, workbench\n"
+        f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_lazy_table_matches_all_and_the_defining_modules() -> None:
+    exports = workbench._EXPORTS
+    assert set(exports) | {"__version__"} == set(workbench.__all__)
+    for name, module in exports.items():
+        assert getattr(importlib.import_module(module), name) is getattr(workbench, name), name
+    assert callable(workbench.compare)  # the function, not the workbench.compare subpackage
+
+
+def test_a_layer_imported_first_still_gives_the_full_client(tmp_path: Path) -> None:
+    code = (
+        "from workbench.tracking.fluent import start_run, flush\n"
+        "run = start_run('e', client=None)\n"
+        "run.end()\n"
+        "import workbench\n"
+        "client = workbench.connect()\n"
+        "print(type(client).__name__, client is run._client, callable(client.list_models))\n"
+    )
+    env = {**os.environ, "WORKBENCH_STORE": str(tmp_path / "store")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split() == ["Workbench", "True", "True"]

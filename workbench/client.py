@@ -129,4 +129,9 @@ _tracking_client.client_class = Workbench
 
 def connect(store: Store | str | os.PathLike[str] | None = None) -> Workbench:
     """The client of ``store`` (default: the configured store); one per store per process."""
-    return cast(Workbench, client_for(store))
+    client = client_for(store)
+    if not isinstance(client, Workbench):
+        # Built by a layer imported on its own (``from workbench.tracking.fluent import ...``)
+        # before this module registered Workbench; it has no state of its own, only methods.
+        client.__class__ = Workbench
+    return cast(Workbench, client)
