@@ -87,7 +87,17 @@ def _loop_step(store_dir: Path) -> str:
     return str(step._repr_mimebundle_()["text/html"])
 
 
+def _drift_report(store_dir: Path) -> str:
+    import pandas as pd
+
+    reference = pd.DataFrame({NASTY: [NASTY, "a"] * 50, "x": range(100)})
+    current = pd.DataFrame({NASTY: ["a", "b"] * 50, "x": range(100)})
+    report = wb.drift_report(reference, current, name=NASTY, progress=False)
+    return str(report._repr_mimebundle_()["text/html"]) + report.to_html(interactive=False)
+
+
 RENDERERS: dict[str, Callable[[Path], str]] = {
+    "drift report": _drift_report,
     "gate": _gate,
     "loop step": _loop_step,
     "run": _run,

@@ -13,13 +13,14 @@ JSON payload is escaped for ``<script>``.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from workbench._html import render, safe
 
 if TYPE_CHECKING:
     from workbench.monitoring.report import DriftReport
@@ -45,10 +46,6 @@ _CSS = """
 """
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _number(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -56,69 +53,61 @@ def _number(value: Any) -> str:
         if math.isinf(value):
             return "∞" if value > 0 else "-∞"
         return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
-    return _esc(value)
+    return str(value)
 
 
-def _verdict(report: DriftReport) -> str:
-    css = "drift" if report.dataset_drift else "ok"
+def _verdict(report: DriftReport) -> dict[str, str]:
     word = "Dataset drift detected" if report.dataset_drift else "No dataset drift"
-    text = (
-        f"{word}: {report.n_drifted} of {report.n_tested} tested features drifted "
-        f"(share {report.share_drifted:.2f}, threshold {report.drift_share:g})."
-    )
-    extra = []
-    for label, value in (("Target", report.target_drift), ("Prediction", report.prediction_drift)):
-        if value is not None:
-            extra.append(f"{label} drift: {'yes' if value else 'no'}.")
-    tail = f" <span class='muted'>{_esc(' '.join(extra))}</span>" if extra else ""
-    skipped = report.skipped_columns
-    untested = ""
-    if skipped:
-        changed = len(report.schema_changes)
-        schema = f" ({changed} schema changes)" if changed else ""
-        untested = (
-            f"<p><b>Not tested{_esc(schema)}:</b> {_esc(', '.join(skipped))}: see "
-            "“Columns to look at”.</p>"
+    extra = [
+        f"{label} drift: {'yes' if value else 'no'}."
+        for label, value in (
+            ("Target", report.target_drift),
+            ("Prediction", report.prediction_drift),
         )
+        if value is not None
+    ]
+    changed = len(report.schema_changes)
     cols = report.columns
-    unreliable = [str(c) for c in cols.index[cols["status"] == "small_sample"]]
-    if unreliable:
-        untested += (
-            f"<p><b>Unreliable verdicts (small samples):</b> {_esc(', '.join(unreliable))}: "
-            "see “Columns to look at”.</p>"
-        )
-    return f"<p><span class='verdict {css}'>{_esc(text)}</span>{tail}</p>{untested}"
+    return {
+        "css": "drift" if report.dataset_drift else "ok",
+        "text": (
+            f"{word}: {report.n_drifted} of {report.n_tested} tested features drifted "
+            f"(share {report.share_drifted:.2f}, threshold {report.drift_share:g})."
+        ),
+        "extra": " ".join(extra),
+        "skipped": ", ".join(report.skipped_columns),
+        "schema": f" ({changed} schema changes)" if changed else "",
+        "unreliable": ", ".join(str(c) for c in cols.index[cols["status"] == "small_sample"]),
+    }
 
 
-def _meta(report: DriftReport) -> str:
-    ref = report.sources.get("reference", "reference")
-    cur = report.sources.get("current", "current")
-    stamp = report.created_at.strftime("%Y-%m-%d %H:%M UTC")
-    run = f" · run {_esc(report.run_id)}" if report.run_id else ""
-    return (
-        f"<p class='muted'>Reference: {_esc(ref)} ({report.reference_rows:,} rows) · "
-        f"Current: {_esc(cur)} ({report.current_rows:,} rows) · {stamp}{run}</p>"
-    )
+def _meta(report: DriftReport) -> dict[str, Any]:
+    return {
+        "reference": report.sources.get("reference", "reference"),
+        "current": report.sources.get("current", "current"),
+        "reference_rows": f"{report.reference_rows:,}",
+        "current_rows": f"{report.current_rows:,}",
+        "stamp": report.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "run_id": report.run_id,
+    }
 
 
-def _table(frame: pd.DataFrame, *, index_label: str, row_class: Sequence[str] = ()) -> str:
-    head = "".join(f"<th>{_esc(c)}</th>" for c in [index_label, *frame.columns])
+def _table(
+    frame: pd.DataFrame, *, index_label: str, row_class: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A frame as the template's table: header, and per row its class and (text, numeric) cells."""
     rows = []
     for n, (index, row) in enumerate(frame.iterrows()):
-        css = f" class='{row_class[n]}'" if row_class and row_class[n] else ""
-        cells = [f"<td>{_esc(index)}</td>"]
+        cells = []
         for value in row:
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            cells.append(
-                f"<td class='num'>{_number(value)}</td>"
-                if numeric
-                else f"<td>{_esc(value if value is not None else '')}</td>"
-            )
-        rows.append(f"<tr{css}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            text = _number(value) if numeric else ("" if value is None else str(value))
+            cells.append((text, numeric))
+        rows.append((str(index), row_class[n] if row_class else "", cells))
+    return {"head": [index_label, *(str(c) for c in frame.columns)], "rows": rows}
 
 
-def _column_table(report: DriftReport) -> str:
+def _column_table(report: DriftReport) -> dict[str, Any]:
     cols = report.columns
     shown = cols[["role", "kind", "test", "statistic", "p_value", "threshold", "drifted", "status"]]
     shown = shown.assign(
@@ -129,35 +118,8 @@ def _column_table(report: DriftReport) -> str:
     return _table(shown, index_label="column", row_class=classes)
 
 
-def _performance(report: DriftReport) -> str:
-    if report.performance is None:
-        return ""
-    frame = report.performance.dropna(axis=1, how="all")
-    note = ""
-    if "estimated" in frame.columns:
-        note = (
-            "<p class='muted'>estimated: expected on current data from calibrated confidence "
-            "(no labels yet).</p>"
-        )
-    return f"<h3>Performance ({_esc(report.task)})</h3>{_table(frame, index_label='metric')}{note}"
-
-
-def _problems(report: DriftReport) -> str:
-    problems = report.problems
-    if problems.empty:
-        return ""
-    items = "".join(
-        f"<li><b>{_esc(c)}</b> ({_esc(row['status'])}): {_esc(row['note'])}</li>"
-        for c, row in problems.iterrows()
-    )
-    return f"<h3>Columns to look at</h3><ul>{items}</ul>"
-
-
-def _legend() -> str:
-    return (
-        f"<p class='legend muted'><span style='background:{REFERENCE_COLOR}'></span>reference"
-        f"<span style='background:{CURRENT_COLOR}'></span>current (shares of rows)</p>"
-    )
+def _problems(report: DriftReport) -> list[tuple[str, str, str]]:
+    return [(str(c), str(row["status"]), str(row["note"])) for c, row in report.problems.iterrows()]
 
 
 def _labels(distribution: Mapping[str, Any]) -> list[str]:
@@ -176,30 +138,33 @@ def svg_bars(distribution: Mapping[str, Any], *, width: int = 340, height: int =
     plot_h = height - 18
     slot = width / n
     bar = max(slot / 2 - 0.5, 0.5)
-    parts = []
+    rects = []
     for i, (r, c) in enumerate(zip(ref, cur, strict=True)):
         for j, (value, color) in enumerate(((r, REFERENCE_COLOR), (c, CURRENT_COLOR))):
             h = plot_h * value / top
-            x = i * slot + j * bar
             side = "reference" if j == 0 else "current"
-            parts.append(
-                f"<rect x='{x:.1f}' y='{plot_h - h:.1f}' width='{bar:.1f}' height='{h:.1f}' "
-                f"fill='{color}'><title>{_esc(labels[i])}: {side} {value:.3%}</title></rect>"
+            rects.append(
+                {
+                    "x": f"{i * slot + j * bar:.1f}",
+                    "y": f"{plot_h - h:.1f}",
+                    "w": f"{bar:.1f}",
+                    "h": f"{h:.1f}",
+                    "color": color,
+                    "title": f"{labels[i]}: {side} {value:.3%}",
+                }
             )
-    if distribution["type"] == "numeric":
-        edges = distribution["edges"]
-        axis = (
-            f"<text x='0' y='{height - 4}' font-size='10'>{edges[0]:.4g}</text>"
-            f"<text x='{width}' y='{height - 4}' font-size='10' text-anchor='end'>"
-            f"{edges[-1]:.4g}</text>"
-        )
-    else:
-        shown = ", ".join(labels[:6]) + (" …" if len(labels) > 6 else "")
-        axis = f"<text x='0' y='{height - 4}' font-size='10'>{_esc(shown[:70])}</text>"
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-        f"viewBox='0 0 {width} {height}' role='img'>{''.join(parts)}"
-        f"<line x1='0' y1='{plot_h}' x2='{width}' y2='{plot_h}' stroke='#999'/>{axis}</svg>"
+    numeric = distribution["type"] == "numeric"
+    edges = distribution.get("edges") or [None]
+    shown = ", ".join(labels[:6]) + (" …" if len(labels) > 6 else "")
+    return render(
+        "drift_bars.svg.j2",
+        width=width,
+        height=height,
+        plot_h=plot_h,
+        rects=rects,
+        low=f"{edges[0]:.4g}" if numeric else None,
+        high=f"{edges[-1]:.4g}" if numeric else None,
+        shown=shown[:70],
     )
 
 
@@ -209,22 +174,22 @@ def _plot_title(column: str, row: pd.Series) -> str:
     return f"{column} — {row['test']} {_number(score)} ({verdict})"
 
 
-def _static_plots(report: DriftReport, limit: int | None) -> str:
+def _static_plots(report: DriftReport, limit: int | None) -> tuple[list[Any], int]:
+    """The SVG plots, drifted columns first (at most ``limit``), and how many were left out."""
     names = list(report.distributions)
     order = sorted(names, key=lambda c: not bool(report.columns.loc[c, "drifted"]))
     shown = order if limit is None else order[:limit]
-    cells = [
-        f"<div class='plot'><div>{_esc(_plot_title(c, report.column_row(c)))}</div>"
-        f"{svg_bars(report.distributions[c])}</div>"
+    plots = [
+        safe(
+            render(
+                "drift_plot.html.j2",
+                title=_plot_title(c, report.column_row(c)),
+                svg=safe(svg_bars(report.distributions[c])),
+            )
+        )
         for c in shown
     ]
-    more = (
-        f"<p class='muted'>{len(order) - len(shown)} more columns in the full report "
-        "(save_html).</p>"
-        if len(shown) < len(order)
-        else ""
-    )
-    return f"<div class='plots'>{''.join(cells)}</div>{more}"
+    return plots, len(order) - len(shown)
 
 
 def column_figure(column: str, distribution: Mapping[str, Any], row: pd.Series) -> Any:
@@ -263,42 +228,57 @@ def _script_json(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c")  # no "</script>" or "<!--" in JSON
 
 
-def _interactive_plots(report: DriftReport) -> str:
-    cells = []
+def _interactive_plots(report: DriftReport) -> list[Any]:
+    plots = []
     for n, column in enumerate(report.distributions):
         figure = column_figure(column, report.distributions[column], report.column_row(column))
         spec = json.loads(figure.to_json())
-        cells.append(
-            f"<div class='plot' id='wb-plot-{n}' style='width:520px;height:260px'></div>"
-            f"<script>Plotly.newPlot('wb-plot-{n}',{_script_json(spec['data'])},"
-            f"{_script_json(spec['layout'])},{{displaylogo:false,responsive:true}});</script>"
-        )
-    return f"<div class='plots'>{''.join(cells)}</div>"
+        data, layout = safe(_script_json(spec["data"])), safe(_script_json(spec["layout"]))
+        plots.append(safe(render("drift_plot.html.j2", n=n, data=data, layout=layout)))
+    return plots
 
 
-def _body(report: DriftReport, plots: str) -> str:
-    title = _esc(report.name or "Drift report")
-    return (
-        f"<div class='wb-drift'><h2>{title}</h2>{_verdict(report)}{_meta(report)}"
-        f"{_performance(report)}{_problems(report)}<h3>Columns</h3>{_column_table(report)}"
-        f"<h3>Distributions</h3>{_legend()}{plots}</div>"
+def _render(
+    report: DriftReport, *, page: bool, plots: list[Any], more: int = 0, js: str = ""
+) -> str:
+    performance = None
+    estimated = False
+    if report.performance is not None:
+        frame = report.performance.dropna(axis=1, how="all")
+        performance = _table(frame, index_label="metric")
+        estimated = "estimated" in frame.columns
+    return render(
+        "drift_report.html.j2",
+        page=page,
+        title=report.name or "Drift report",
+        css=safe(_CSS),
+        plotlyjs=safe(js),
+        verdict=_verdict(report),
+        meta=_meta(report),
+        task=report.task,
+        performance=performance,
+        estimated=estimated,
+        problems=_problems(report),
+        columns=_column_table(report),
+        reference_color=REFERENCE_COLOR,
+        current_color=CURRENT_COLOR,
+        plots=plots,
+        more=more,
     )
 
 
 def render_fragment(report: DriftReport) -> str:
     """The report as an HTML fragment with static plots (notebooks, Panel)."""
-    return f"<style>{_CSS}</style>{_body(report, _static_plots(report, MAX_FRAGMENT_PLOTS))}"
+    plots, more = _static_plots(report, MAX_FRAGMENT_PLOTS)
+    return _render(report, page=False, plots=plots, more=more)
 
 
 def render_report(report: DriftReport, *, interactive: bool) -> str:
     """The report as a complete, self-contained HTML page."""
-    head = f"<meta charset='utf-8'><title>{_esc(report.name or 'Drift report')}</title>"
-    head += f"<style>{_CSS}</style>"
     if interactive and report.distributions:
         from plotly.offline import get_plotlyjs
 
-        head += f"<script type='text/javascript'>{get_plotlyjs()}</script>"
-        plots = _interactive_plots(report)
-    else:
-        plots = _static_plots(report, None)
-    return f"<!DOCTYPE html><html><head>{head}</head><body>{_body(report, plots)}</body></html>"
+        js = f"<script type='text/javascript'>{get_plotlyjs()}</script>"
+        return _render(report, page=True, plots=_interactive_plots(report), js=js)
+    plots, _ = _static_plots(report, None)
+    return _render(report, page=True, plots=plots)
