@@ -152,27 +152,11 @@ def _frame(signature: ModelSignature, names: list[str] | None, rows: list[list[A
     return pd.DataFrame(rows, columns=names if names is not None else signature.input_names)
 
 
-@settings(
-    max_examples=600,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(cases())
-@example(  # an integer beyond int64 cannot be cast for the model
-    (ModelSignature((ColumnSpec("c0", "int64", "integer", False),)), ["c0"], [[2**63]])
-)
-@example(  # a whole float in an integer column is a whole number
-    (ModelSignature((ColumnSpec("c0", "int64", "integer", False),)), ["c0"], [[2.0]])
-)
-@example(  # a missing column, with a misspelling of it present
-    (ModelSignature((ColumnSpec("c0", "float64", "float", False),)), ["c0x"], [[1.0]])
-)
-@example(  # an extra column is ignored by both
-    (ModelSignature((ColumnSpec("c0", "float64", "float", True),)), ["c0", "extra"], [[None, "x"]])
-)
-def test_fast_path_agrees_with_validate(
-    case: tuple[ModelSignature, list[str] | None, list[list[Any]]],
-) -> None:
+SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large]
+Case = tuple[ModelSignature, list[str] | None, list[list[Any]]]
+
+
+def _assert_agree(case: Case) -> None:
     signature, names, rows = case
     fast = _fast_accepts(signature, names, rows)
     slow = _validate_accepts(signature, names, rows)
@@ -183,6 +167,48 @@ def test_fast_path_agrees_with_validate(
         f"signature={signature.to_dict()['inputs']}\nnames={names}\nrows={rows}\n"
         f"validate: {signature.validate(_frame(signature, names, rows))}"
     )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=SUPPRESSED)
+@given(cases())
+@example(  # an integer beyond int64 cannot be cast for the model
+    (ModelSignature((ColumnSpec("c0", "int64", "integer", False),)), ["c0"], [[2**63]])
+)
+@example(  # a whole float in an integer column is a whole number
+    (ModelSignature((ColumnSpec("c0", "int64", "integer", False),)), ["c0"], [[2.0]])
+)
+@example(  # an integer beyond the float range
+    (ModelSignature((ColumnSpec("c0", "float64", "float", False),)), ["c0"], [[10**400]])
+)
+@example(  # a missing column, with a misspelling of it present
+    (ModelSignature((ColumnSpec("c0", "float64", "float", False),)), ["c0x"], [[1.0]])
+)
+@example(  # an extra column is ignored by both
+    (ModelSignature((ColumnSpec("c0", "float64", "float", True),)), ["c0", "extra"], [[None, "x"]])
+)
+@example(  # an array model whose columns have no common numpy dtype
+    (
+        ModelSignature(
+            (
+                ColumnSpec("c0", "category", "category", False),
+                ColumnSpec("c1", "datetime64[ns]", "datetime", False),
+                ColumnSpec("c2", "bool", "boolean", False),
+            ),
+            input_type="ndarray",
+        ),
+        None,
+        [["a", "2024-01-31", True]],
+    )
+)
+def test_fast_path_agrees_with_validate(case: Case) -> None:
+    _assert_agree(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None, suppress_health_check=SUPPRESSED)
+@given(cases())
+def test_fast_path_agrees_with_validate_at_length(case: Case) -> None:
+    _assert_agree(case)
 
 
 @pytest.mark.parametrize(
