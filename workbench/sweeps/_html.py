@@ -55,29 +55,22 @@ def history_svg(numbers: list[int], values: list[float], best: list[float]) -> s
     def py(y: float) -> float:
         return HEIGHT - PAD + (y - y0) / (y1 - y0) * (2 * PAD - HEIGHT)
 
-    dots = "".join(
-        f"<circle cx='{px(x):.1f}' cy='{py(y):.1f}' r='2' fill='#1f77b4' fill-opacity='0.6'/>"
-        for x, y in zip(xs, ys, strict=True)
-    )
+    dots = [(f"{px(x):.1f}", f"{py(y):.1f}") for x, y in zip(xs, ys, strict=True)]
     steps = [*zip(xs, bs, strict=True), (numbers[-1], best[-1])]
     path = f"M{px(steps[0][0]):.1f} {py(steps[0][1]):.1f}" + "".join(
         f"H{px(x):.1f}V{py(b):.1f}" for x, b in steps[1:]
     )
-    axis = (
-        f"<line x1='{PAD}' y1='{HEIGHT - PAD}' x2='{WIDTH - PAD}' y2='{HEIGHT - PAD}' "
-        "stroke='#999'/>"
-        f"<line x1='{PAD}' y1='{PAD}' x2='{PAD}' y2='{HEIGHT - PAD}' stroke='#999'/>"
-        f"<text x='{PAD}' y='{HEIGHT - 8}' font-size='10'>{x0}</text>"
-        f"<text x='{WIDTH - PAD}' y='{HEIGHT - 8}' font-size='10' text-anchor='end'>{x1}</text>"
-        f"<text x='{PAD - 3}' y='{PAD + 4}' font-size='10' text-anchor='end'>{_fmt(y1)}</text>"
-        f"<text x='{PAD - 3}' y='{HEIGHT - PAD}' font-size='10' text-anchor='end'>{_fmt(y0)}"
-        "</text>"
-        f"<text x='{WIDTH / 2}' y='{HEIGHT - 8}' font-size='10' text-anchor='middle'>trial</text>"
-    )
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{HEIGHT}' "
-        f"role='img' aria-label='optimization history'>{axis}{dots}"
-        f"<path d='{path}' fill='none' stroke='#d62728' stroke-width='1.5'/></svg>"
+    return render(
+        "sweep_history.svg.j2",
+        width=WIDTH,
+        height=HEIGHT,
+        pad=PAD,
+        x0=x0,
+        x1=x1,
+        y0=_fmt(y0),
+        y1=_fmt(y1),
+        dots=dots,
+        path=path,
     )
 
 
