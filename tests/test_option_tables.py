@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.machinery
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +66,41 @@ def test_checks_name_the_public_parameter() -> None:
     assert o.OneOf(("a", "b"), none=True)(None, "x", "f") is None
     with pytest.raises(InvalidParameterError, match="True or False"):
         o.Bool()(1, "x", "f")
+
+
+def _signature_cases() -> list[tuple[str, Any, type, dict[str, str], set[str]]]:
+    """(name, public function, option set, field -> keyword renames, options it fills itself)."""
+    import workbench as wb
+    from workbench.monitoring._options import DriftOptions
+    from workbench.monitoring._policy import MonitorPolicy
+    from workbench.serving._config import ServingConfig
+    from workbench.sweeps._options import SweepOptions
+
+    return [
+        ("deploy", wb.deploy, ServingConfig, {}, set()),
+        ("sweep", wb.sweep, SweepOptions, {}, set()),
+        ("monitor", wb.monitor, MonitorPolicy, {"retrain": "on_drift"}, {"champion", "deployment"}),
+        ("drift_report", wb.drift_report, DriftOptions, {}, set()),
+    ]
+
+
+@pytest.mark.parametrize("case", _signature_cases(), ids=lambda c: c[0])
+def test_public_signatures_follow_the_declarations(case: Any) -> None:
+    """Every declared option is a keyword of its function, with the declared default."""
+    import inspect
+
+    name, function, cls, renamed, filled = case
+    parameters = inspect.signature(function).parameters
+    for f, opt in o.options_of(cls):
+        public = renamed.get(f.name, opt.param or f.name)
+        if public in filled:
+            continue
+        assert public in parameters, f"{name}() lacks the declared option {public!r}"
+        default = parameters[public].default
+        declared = f.default if f.default is not dataclasses.MISSING else None
+        if f.default_factory is not dataclasses.MISSING:
+            declared = f.default_factory()
+        if default is inspect.Parameter.empty or public in ("fallback_default",):
+            continue
+        normalised = list(default) if isinstance(declared, list) else default
+        assert normalised == declared, f"{name}({public}=) is {default!r}, declared {declared!r}"

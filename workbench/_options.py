@@ -348,6 +348,8 @@ def markdown_table(cls: type) -> str:
     ]
     for f, opt in options_of(cls):
         flag = "" if opt.flag is None else f"`{opt.flag}`"
+        if opt.cli.get("action") is argparse.BooleanOptionalAction and opt.flag:
+            flag += f" / `--no-{opt.flag.removeprefix('--')}`"
         if opt.flag and not opt.flag.startswith("-"):
             flag = f"`{opt.flag.upper()}` (positional)"
         accepted = "" if opt.check is None else opt.check.text

@@ -160,8 +160,8 @@ class ServingConfig:
         "``churn/3`` is pinned, ``churn`` is the latest version.",
     )
     store: str = ""
-    deployment_id: str = o.option(
-        "",
+    deployment_id: str = o.option(  # None or "": deploy() generates one
+        None,
         param="deployment",
         flag="--deployment",
         cli={"also": ["--deployment-id"], "default": None},

@@ -441,12 +441,12 @@ class SweepOptions:
         help="Exceptions that fail a trial but let the sweep go on; ``()`` stops at the first.",
     )
     callbacks: tuple[Callable[..., None], ...] = o.option(
-        (),
+        None,
         check=o.Check(_callbacks, "a list of callables f(study, frozen_trial)"),
         help="Optuna callbacks, called after each trial.",
     )
     tags: Mapping[str, Any] = o.option(
-        default_factory=dict,
+        None,
         check=o.Check(_tags, "a dict of tag names to values"),
         help="Tags for the parent run and every trial run.",
     )
