@@ -20,7 +20,7 @@ from typing import Any
 
 from workbench import _options as o
 from workbench.exceptions import InvalidParameterError
-from workbench.monitoring._policy import MonitorPolicy
+from workbench.monitoring import MonitorPolicy
 
 
 def _retrain_function(spec: str) -> Callable[..., Any]:

@@ -21,7 +21,7 @@ from typing import Any
 from workbench import _options as o
 from workbench.cli._common import print_frame
 from workbench.exceptions import InvalidParameterError
-from workbench.monitoring._options import DriftOptions
+from workbench.monitoring import DriftOptions
 
 _THRESHOLD_RE = re.compile(r"^\s*(?P<metric>[^<>=]+?)\s*(?P<op>>=|<=)\s*(?P<value>[^\s]+)\s*$")
 _LOWER_IS_BETTER_RE = re.compile(r"(loss|error|mae|mse|rmse|mape|_ece$)", re.IGNORECASE)

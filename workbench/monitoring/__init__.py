@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from workbench.monitoring._columns import ColumnPair
 from workbench.monitoring._defaults import default_stattest
+from workbench.monitoring._options import DriftOptions
 from workbench.monitoring.evaluation import EvaluationResult, evaluate
 from workbench.monitoring.gates import (
     GateCheck,
@@ -47,6 +48,7 @@ from workbench.monitoring.windows import (
 __all__ = [
     "ColumnPair",
     "DriftAlert",
+    "DriftOptions",
     "DriftReport",
     "DriftTimeline",
     "EvaluationResult",
