@@ -8,17 +8,10 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 import workbench as wb
@@ -28,24 +21,6 @@ pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-TIMEOUT_MS = 60_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -60,86 +35,6 @@ def lab_store(tmp_path: Path) -> Iterator[Path]:
     finally:
         wb.connect(store).close()
         wb.set_store(None)
-
-
-@pytest.fixture
-def lab(lab_store: Path, tmp_path: Path) -> Iterator[str]:
-    """JupyterLab on a free loopback port, without a token, reading ``lab_store``; its URL."""
-    root = tmp_path / "root"
-    root.mkdir()
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    notebook.cells = [nbformat.v4.new_code_cell("import workbench")]
-    nbformat.write(notebook, root / "scratch.ipynb")
-    port = _free_port()
-    env = dict(
-        os.environ,
-        WORKBENCH_STORE=str(lab_store),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-    )
-    log = (tmp_path / "lab.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("jupyter")),
-            "lab",
-            "--no-browser",
-            "--allow-root",
-            "--IdentityProvider.token=",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not start:\n{(tmp_path / 'lab.log').read_text()}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-
-
-@pytest.fixture
-def page(lab: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (scripts/apt-packages.txt)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        context = browser.new_context(viewport={"width": 1500, "height": 950})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab)
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        try:
-            yield page
-        finally:
-            browser.close()
 
 
 LONG_SWEEP = "a-sweep-whose-name-is-longer-than-the-sidebar-is-wide"

@@ -1,7 +1,8 @@
 """Many processes that use a store and then exit, each in its own way, at a random moment.
 
-Run as ``python _exit_worker.py STORE N SEED RESULTS``. The parent imports workbench once and
-forks N children one after another (a few at a time); each child opens the store, logs at a
+Run as ``python _exit_worker.py STORE N SEED RESULTS``. The parent imports workbench's client
+and store modules once (``import workbench`` alone is lazy) and forks N children one after
+another (a few at a time); each child opens the store, logs at a
 rate that keeps the background threads busy, sometimes reads, and after a random time ends in
 one of several ways, *through the interpreter's normal shutdown* (``sys.exit``, an uncaught
 exception, falling off the end with a run still open). The parent records, per child, the
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import workbench as wb
+import workbench.client  # import workbench is lazy: the children inherit the store's modules
 
 AT_ONCE = 6
 ENDINGS = {  # how a child ends -> the exit status its parent must see
