@@ -13,6 +13,7 @@ here independently (:func:`_json_strict`), so the property is exact:
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import pandas as pd
@@ -204,8 +205,12 @@ def test_fast_path_agrees_with_validate(case: Case) -> None:
     _assert_agree(case)
 
 
+# 1,000 cases (~13 s) in every run; 5,000 in the stress mode (WORKBENCH_STRESS=1, README).
+AT_LENGTH = 5000 if os.environ.get("WORKBENCH_STRESS") else 1000
+
+
 @pytest.mark.slow
-@settings(max_examples=3000, deadline=None, suppress_health_check=SUPPRESSED)
+@settings(max_examples=AT_LENGTH, deadline=None, suppress_health_check=SUPPRESSED)
 @given(cases())
 def test_fast_path_agrees_with_validate_at_length(case: Case) -> None:
     _assert_agree(case)
