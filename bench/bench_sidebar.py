@@ -16,10 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ui"))
-from _browser import CHROMIUM
+from _browser import CHROMIUM, JupyterLab
 from _browser import CHROMIUM_ARGS as ARGS
 
 RUNS = 12
@@ -58,56 +55,6 @@ def build_store(path: Path) -> list[str]:
     return ids
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_lab(store: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    root = tmp / "root"
-    root.mkdir()
-    port = free_port()
-    env = dict(
-        os.environ,
-        WORKBENCH_STORE=str(store),
-        JUPYTER_CONFIG_DIR=str(tmp / "config"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-    )
-    jupyter = str(Path(sys.executable).with_name("jupyter"))
-    server = subprocess.Popen(
-        [
-            jupyter,
-            "lab",
-            "--no-browser",
-            "--allow-root",
-            "--IdentityProvider.token=",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",
-        ],
-        env=env,
-        stdout=(tmp / "lab.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/status", timeout=2):
-                return server, url
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit((tmp / "lab.log").read_text()) from None
-            time.sleep(0.2)
-
-
 def server_time(url: str, ids: list[str]) -> float:
     start = time.perf_counter()
     with urllib.request.urlopen(f"{url}/workbench/views/compare/{','.join(ids)}") as response:
@@ -121,8 +68,10 @@ def bench(repeats: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         ids = build_store(tmp / "store")
-        server, url = start_lab(tmp / "store", tmp)
+        server = JupyterLab(tmp / "store", tmp)
+        url = server.url
         try:
+            server.wait_ready()
             pairs = [[ids[i], ids[i + 1]] for i in range(0, 2 * repeats, 2)]
             served = [server_time(url, pair) for pair in pairs[:1] + pairs]
             with sync_playwright() as p:
@@ -164,8 +113,7 @@ def bench(repeats: int) -> dict[str, Any]:
                     )
                 browser.close()
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            server.stop()
     return {
         "figures_per_view": FIGURES,
         "click_to_all_figures_s": {

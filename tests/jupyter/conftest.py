@@ -3,12 +3,7 @@ JupyterLab driven by Chromium (``lab``, ``page``) for the browser tests."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 import workbench as wb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
-from _browser import CHROMIUM, CHROMIUM_ARGS
+from _browser import CHROMIUM, CHROMIUM_ARGS, JupyterLab  # the UI tests' browser helpers
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -99,13 +94,6 @@ def jp_server_config(server_store: dict[str, Any]) -> dict[str, Any]:
     return {"ServerApp": {"jpserver_extensions": {"workbench.jupyter": True}}}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def lab(lab_store: Path, tmp_path: Path) -> Iterator[str]:
     """JupyterLab on a free loopback port, without a token, reading ``lab_store``; its URL.
@@ -113,62 +101,16 @@ def lab(lab_store: Path, tmp_path: Path) -> Iterator[str]:
     Each browser test module defines the ``lab_store`` it needs; the server's root folder is
     ``tmp_path / "root"`` (it holds ``scratch.ipynb``, and a test may add notebooks there).
     """
-    root = tmp_path / "root"
-    root.mkdir()
+    server = JupyterLab(lab_store, tmp_path)
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     notebook.cells = [nbformat.v4.new_code_cell("import workbench")]
-    nbformat.write(notebook, root / "scratch.ipynb")
-    port = _free_port()
-    env = dict(
-        os.environ,
-        WORKBENCH_STORE=str(lab_store),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-    )
-    log = (tmp_path / "lab.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("jupyter")),
-            "lab",
-            "--no-browser",
-            "--allow-root",
-            "--IdentityProvider.token=",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    nbformat.write(notebook, server.root / "scratch.ipynb")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not start:\n{(tmp_path / 'lab.log').read_text()}")
-            time.sleep(0.2)
-        yield url
+        server.wait_ready()
+        yield server.url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        server.stop()
 
 
 @pytest.fixture

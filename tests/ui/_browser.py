@@ -32,50 +32,114 @@ def free_port() -> int:
         return port
 
 
-class Served:
-    """``workbench dashboard`` as a direct child process on a free 127.0.0.1 port."""
+class ChildServer:
+    """A server as a direct child process on a free 127.0.0.1 port, its output in a log file.
 
-    def __init__(self, store: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    Subclasses say what runs (``command``), where its output goes (``log_path``), where it
+    answers once ready (``READY_PATH``) and how long it may take to stop (``STOP_TIMEOUT_S``).
+    """
+
+    NAME = "the server"
+    READY_PATH = "/"
+    STOP_TIMEOUT_S = 10.0
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.log = ARTIFACTS / f"server-{self.port}.log"
+        self.log = self.log_path()
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                *("-m", "workbench.cli.dashboard", "--store", str(store)),
-                *("--port", str(self.port), "--address", "127.0.0.1", *args),
-            ],
+            self.command(),
             env={**os.environ, **(env or {})},
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
 
-    def wait_ready(self, path: str = "/liveness", timeout: float = 60.0) -> None:
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def log_path(self) -> Path:
+        raise NotImplementedError
+
+    def wait_ready(self, path: str | None = None, timeout: float = 60.0) -> None:
         """Poll until the server answers (the child must stay alive meanwhile)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the dashboard exited: {self.log.read_text()[-2000:]}")
+                raise RuntimeError(f"{self.NAME} exited: {self.log.read_text()[-2000:]}")
             try:
-                with urllib.request.urlopen(self.url + path, timeout=2):
+                with urllib.request.urlopen(self.url + (path or self.READY_PATH), timeout=2):
                     return
             except OSError:
                 time.sleep(0.1)
-        raise TimeoutError(f"the dashboard did not answer within {timeout} s")
+        raise TimeoutError(f"{self.NAME} did not answer within {timeout} s")
 
     def stop(self) -> None:
         """Stop the child by its PID (terminate, then kill)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=self.STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         self._log_file.close()
+
+
+class Served(ChildServer):
+    """``workbench dashboard`` reading ``store``; its log is test-artifacts/ui/server-PORT.log."""
+
+    NAME = "the dashboard"
+    READY_PATH = "/liveness"
+
+    def __init__(self, store: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.store, self.args = store, args
+        super().__init__(env)
+
+    def log_path(self) -> Path:
+        return ARTIFACTS / f"server-{self.port}.log"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            *("-m", "workbench.cli.dashboard", "--store", str(self.store)),
+            *("--port", str(self.port), "--address", "127.0.0.1", *self.args),
+        ]
+
+
+class JupyterLab(ChildServer):
+    """JupyterLab without a token reading ``store``, serving ``folder / "root"``; its own
+    config, settings, workspace and runtime folders under ``folder``, its log ``lab.log``."""
+
+    NAME = "jupyter lab"
+    READY_PATH = "/api/status"
+    STOP_TIMEOUT_S = 20.0
+
+    def __init__(self, store: Path, folder: Path) -> None:
+        self.folder, self.root = folder, folder / "root"
+        self.root.mkdir(exist_ok=True)
+        env = {
+            "WORKBENCH_STORE": str(store),
+            "JUPYTER_CONFIG_DIR": str(folder / "config"),
+            "JUPYTERLAB_SETTINGS_DIR": str(folder / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(folder / "workspaces"),
+            "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+        }
+        super().__init__(env)
+
+    def log_path(self) -> Path:
+        return self.folder / "lab.log"
+
+    def command(self) -> list[str]:
+        return [
+            str(Path(sys.executable).with_name("jupyter")),
+            *("lab", "--no-browser", "--allow-root", "--IdentityProvider.token="),
+            *("--ip", "127.0.0.1", "--port", str(self.port)),
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.news_url=None",
+        ]
 
 
 def screenshot(page: Any, name: str) -> Path:
