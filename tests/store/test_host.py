@@ -44,6 +44,15 @@ def _holders(store: Path, name: str) -> list[int]:
     return flock_holder_pids(store / name)
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _wait(condition: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -96,11 +105,16 @@ def test_another_process_reads_through_the_writer_and_reads_its_own_writes(
         client.close()
 
 
-def test_the_daemon_takes_over_when_the_store_is_shared_and_leaves_when_idle(
+Shared = tuple[Path, subprocess.Popen[str], subprocess.Popen[str], int]
+
+
+@pytest.fixture
+def shared(
     tmp_path: Path,
     writers: Callable[[str], subprocess.Popen[str]],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> Shared:
+    """Two writers share a store until its daemon (idle after 2 s) holds the ingest role."""
     monkeypatch.setenv("WORKBENCH_DAEMON_IDLE", "2")
     store_dir = tmp_path / "store"
     first, second = writers("first"), writers("second")
@@ -108,6 +122,13 @@ def test_the_daemon_takes_over_when_the_store_is_shared_and_leaves_when_idle(
     (daemon,) = _holders(store_dir, "daemon.lock")
     assert "workbench.store._daemon" in Path(f"/proc/{daemon}/cmdline").read_text()
     _wait(lambda: _holders(store_dir, "ingest.lock") == [daemon], 60, "the hand-over")
+    return store_dir, first, second, daemon
+
+
+def test_the_daemon_takes_over_when_the_store_is_shared_and_leaves_when_idle(
+    shared: Shared,
+) -> None:
+    store_dir, first, second, _ = shared
     client = wb.Workbench(store_dir)
     try:
         assert set(client.search_runs("hosted")["name"]) == {"first", "second"}
@@ -115,6 +136,35 @@ def test_the_daemon_takes_over_when_the_store_is_shared_and_leaves_when_idle(
             writer.communicate("stop\n", timeout=60)
             assert writer.returncode == 0
         _wait(lambda: not _holders(store_dir, "daemon.lock"), 60, "the idle daemon to exit")
+        assert set(client.search_runs("hosted")["status"]) == {"finished"}
+    finally:
+        client.close()
+
+
+def test_a_killed_daemon_is_replaced_by_its_standby_at_once(shared: Shared) -> None:
+    store_dir, first, second, daemon = shared
+    _wait(lambda: len(_holders(store_dir, "standby.lock")) == 1, 60, "the daemon's standby")
+    (standby,) = _holders(store_dir, "standby.lock")
+    os.kill(daemon, signal.SIGKILL)
+    # The standby, not a writer, takes both roles; no new process had to start first.
+    _wait(lambda: _holders(store_dir, "ingest.lock") == [standby], 30, "the standby's takeover")
+    assert _holders(store_dir, "daemon.lock") == [standby]
+    assert "workbench.store._daemon" in Path(f"/proc/{standby}/cmdline").read_text()
+    store = wb.DuckDBStore(store_dir)
+    client = wb.Workbench(store)
+    try:
+        assert set(client.search_runs("hosted")["name"]) == {"first", "second"}
+        assert not store._lease.held, "the read was served by the new daemon"
+        _wait(lambda: _holders(store_dir, "standby.lock"), 60, "a standby for the new daemon")
+        (next_standby,) = _holders(store_dir, "standby.lock")
+        for writer in (first, second):
+            writer.communicate("stop\n", timeout=60)
+            assert writer.returncode == 0
+        # Idle, the daemon stops its standby before it goes, rather than leave it to take
+        # over and idle on: when the daemon is gone, so is the standby.
+        _wait(lambda: not _alive(standby), 60, "the idle daemon to exit")
+        assert not _alive(next_standby), "the standby outlived the daemon"
+        assert not _holders(store_dir, "daemon.lock")
         assert set(client.search_runs("hosted")["status"]) == {"finished"}
     finally:
         client.close()

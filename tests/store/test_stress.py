@@ -41,6 +41,7 @@ def test_writers_reader_syncer_and_kill9_lose_nothing(tmp_path: Path) -> None:
     assert report.problems == [], "\n".join(report.problems[:30])
     assert report.kills >= SECONDS / 3 - 1
     assert report.ingester_kills >= 1, "the process that ingests must have been killed too"
+    assert report.standby_takeovers >= 1, "a killed daemon's standby should have taken over"
     assert report.points_checked > 200_000 * SECONDS / 30
     assert report.tags_checked and report.artifacts_checked and report.killed_runs
     assert min(report.writer_rates) > RATE / 2, "the writers must have kept logging fast"

@@ -2,7 +2,9 @@
 
 Started by a workbench process as ``python -m workbench.store._daemon DB_PATH`` when more than
 one process uses a store (see ``_ingester``); exits after ``WORKBENCH_DAEMON_IDLE`` seconds
-(default 30) without work. Its log is ``daemon.log`` in the store folder.
+(default 30) without work. Its log is ``daemon.log`` in the store folder. Started while a
+daemon runs, the process is that daemon's standby: it waits, ready, to take over if the daemon
+dies.
 """
 
 from __future__ import annotations

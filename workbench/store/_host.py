@@ -47,6 +47,11 @@ AVAILABLE = sys.platform.startswith("linux")
 Handler = Callable[[str, tuple[Any, ...], dict[str, int]], Any]
 
 
+class HostMoved(Exception):
+    """Raised by a handler whose process is leaving the role: the connection is dropped
+    without an answer, so the caller asks the next host."""
+
+
 class HostUnavailable(Exception):
     """No host answers (none runs, or it went away during the call): read directly."""
 
@@ -116,6 +121,11 @@ class HostServer:
         self.last_request = 0.0  # time.monotonic() of the last request answered
         self.requests = 0
         self.in_flight = 0  # requests being answered now
+        self.closing = False
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None
 
     def start(self) -> bool:
         """Listen; False if another host already listens under this name."""
@@ -133,21 +143,33 @@ class HostServer:
 
     def stop(self) -> None:
         """Stop listening and close every client connection (their calls fall back)."""
+        self.close()
+        self.join()
+
+    def close(self) -> None:
+        """Stop listening and cut every client connection off, without waiting for the reads
+        in progress: their callers go to the next host at once (``closing`` tells the reads
+        to stop early: their answers have nowhere to go)."""
+        self.closing = True
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
-        with self._lock:
-            clients, self._clients = set(self._clients), set()
-            threads = set(self._threads)
-        for client in clients:
-            with contextlib.suppress(OSError):
-                client.shutdown(socket.SHUT_RDWR)
-        for thread in threads:  # a read in progress finishes; its answer has nowhere to go
-            if thread is not threading.current_thread():
-                thread.join(_threads.JOIN_TIMEOUT_S)
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+        with self._lock:
+            clients, self._clients = set(self._clients), set()
+        for client in clients:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+
+    def join(self) -> None:
+        """Wait for the reads in progress to end (after ``close``)."""
+        with self._lock:
+            threads = set(self._threads)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(_threads.JOIN_TIMEOUT_S)
 
     def forget(self) -> None:
         """In a forked child: close our copies of the sockets, leave the parent's alone."""
@@ -190,8 +212,8 @@ class HostServer:
                 try:
                     reply: tuple[str, Any] = ("ok", self._handle(op, args, targets))
                 except Exception as exc:  # the caller gets it, as if it had read directly
-                    if _threads.exiting():
-                        return  # cut short by our exit: the caller reads elsewhere
+                    if _threads.exiting() or isinstance(exc, HostMoved):
+                        return  # cut short by our exit or our leaving: it asks elsewhere
                     reply = ("error", exc)
                 finally:
                     with self._lock:

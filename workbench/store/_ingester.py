@@ -17,8 +17,13 @@ writers, against 17 ms in a process of its own). So once more than one process u
 (other processes keep writing, or asking for reads, for ``SHARED_FOR_S``), the role holder
 starts the store daemon
 (``python -m workbench.store._daemon``), which holds ``daemon.lock`` for its whole life, and
-hands the role over to it; while the daemon lives no other process takes the role. The daemon
-exits after ``DAEMON_IDLE_S`` without work, and is started again when needed.
+hands the role over to it at its next round; while the daemon lives no other process takes the
+role. The daemon exits after ``DAEMON_IDLE_S`` without work, and is started again when needed.
+
+A busy daemon keeps a *standby*: a second daemon process, started and imported, that holds
+``standby.lock`` and polls ``daemon.lock``. If the daemon dies, the standby has the role within
+milliseconds and opens the database (~0.1 s) instead of readers waiting for a writer to take
+the role, and then for a new process to start (measured: seconds on a busy machine).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -44,13 +50,16 @@ logger = logging.getLogger("workbench.store")
 
 ROLE_FILE = "ingest.lock"
 DAEMON_FILE = "daemon.lock"
+STANDBY_FILE = "standby.lock"
+STANDBY_POLL_S = 0.005  # how often a standby looks whether the daemon is gone
 DAEMON_LOG = "daemon.log"
 DAEMON_IDLE_S = 30.0
 DAEMON_START_S = 20.0  # how long a started daemon has to take the role before we retake it
-SHARED_FOR_S = 3.0  # how long other processes must keep using the store before the daemon starts
+SHARED_FOR_S = 1.0  # how long other processes must keep using the store before the daemon starts
 SHARED_GAP_S = 1.0  # a pause this long in their use starts the count again
 INTERVAL_S = 0.25
 ROLE_RETRY_S = 0.25
+DAEMON_ROLE_RETRY_S = 0.01  # the daemon waits for the role from a writer handing it over
 FULL_PASS_S = 5.0  # a pass even without new bytes: reap dead runs, retire finished journals
 FSYNC_EVERY_S = 1.0
 SLICE_BYTES = 8 << 20  # the most one slice applies (fewer bytes when the machine is busy)
@@ -127,6 +136,9 @@ class Ingester:
         self._store = store
         self._role = RoleLock(store.root / ROLE_FILE)
         self._daemon = RoleLock(store.root / DAEMON_FILE)
+        self._standby = RoleLock(store.root / STANDBY_FILE)
+        self._standby_started = 0.0
+        self._standby_pid: int | None = None  # the standby this daemon started
         self._daemon_started = 0.0  # when this process last started the daemon
         self._shared_since = 0.0  # since when other processes use the store (0: they do not)
         self._last_shared = 0.0
@@ -169,6 +181,13 @@ class Ingester:
         self._give_up_role()
         self._daemon_coming()  # reaps a daemon of ours that has exited
 
+    def leaving_soon(self) -> bool:
+        """Whether this process is giving its role up, or will at its next round (the daemon
+        is up): long work it does for other processes (a sync they asked for) stops, and they
+        go on at the next host."""
+        server = self._server
+        return server is None or server.closing or self.should_yield()
+
     def answering(self) -> bool:
         """Whether reads of other processes are being answered here right now (the ingester
         then waits between slices: a person waits for the read, nobody for the ingest)."""
@@ -185,6 +204,21 @@ class Ingester:
     def active_somewhere(self) -> bool:
         """Whether some process (this one included) ingests in the background now."""
         return self.has_role or self._role.taken_elsewhere() or self._daemon.taken_elsewhere()
+
+    def hosted_elsewhere(self) -> bool:
+        """Whether another process hosts this store's reads, or is about to (a daemon or its
+        standby taking over): then a read waits for it rather than opening the file here."""
+        if self.has_role:
+            return False
+        return (
+            self._role.taken_elsewhere()
+            or self._daemon.taken_elsewhere()
+            or self._standby.taken_elsewhere()
+        )
+
+    def should_yield(self) -> bool:
+        """Whether this process holds the role while the daemon runs (it hands it over)."""
+        return not self.is_daemon and self._server is not None and self._daemon.taken_elsewhere()
 
     def _loop(self, stop: threading.Event) -> None:
         try:
@@ -203,13 +237,16 @@ class Ingester:
                 self._fsynced_at = time.monotonic()
             if not self._take_role():
                 return
+            if self.should_yield() or (not self.is_daemon and self._shared_for() > SHARED_FOR_S):
+                self._hand_over()  # starts the daemon, or leaves the role to it
+                if self._server is None:
+                    return
+            self._server_listening()
             sizes = self._sizes()
             if sizes != self._seen or time.monotonic() - self._last_pass > FULL_PASS_S:
                 self._last_pass = time.monotonic()
                 self._store.background_pass(stop)
                 self._seen = sizes
-            if not self.is_daemon and self._shared_for() > SHARED_FOR_S:
-                self._hand_over()
         except StoreBusyError:
             pass  # someone holds the database for long: try again next round
         except Exception as exc:  # a full disk, say: say it once, keep trying
@@ -227,7 +264,7 @@ class Ingester:
         now = time.monotonic()
         if now < self._next_role_try:
             return False
-        self._next_role_try = now + ROLE_RETRY_S
+        self._next_role_try = now + (DAEMON_ROLE_RETRY_S if self.is_daemon else ROLE_RETRY_S)
         if not self.is_daemon and self._daemon_coming():
             return False  # the daemon takes it
         if not self._role.try_take():
@@ -238,11 +275,19 @@ class Ingester:
         self._server = server
         return True
 
+    def _server_listening(self) -> None:
+        """Listen for reads if an earlier holder's socket had not gone yet when we took over."""
+        server = self._server
+        if server is not None and _host.AVAILABLE and not server.listening:
+            server.start()
+
     def _give_up_role(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.stop()
-        self._role.release()
+            server.close()  # its callers go to the next host at once ...
+        self._role.release()  # ... which can take the role at once
+        if server is not None:
+            server.join()
 
     # -- the daemon ------------------------------------------------------------------------------
     is_daemon = False
@@ -253,7 +298,7 @@ class Ingester:
             with contextlib.suppress(ChildProcessError):
                 if os.waitpid(self._daemon_pid, os.WNOHANG)[0]:
                     self._daemon_pid = None
-        if self._daemon.taken_elsewhere():
+        if self._daemon.taken_elsewhere() or self._standby.taken_elsewhere():
             return True
         recent = time.monotonic() - self._daemon_started < DAEMON_START_S
         return recent and self._daemon_pid is not None
@@ -286,7 +331,7 @@ class Ingester:
         elif not self._daemon_coming():
             self._start_daemon()
 
-    def _start_daemon(self) -> bool:
+    def _start_daemon(self, *, remember: bool = True) -> bool:
         """Start ``python -m workbench.store._daemon`` in a session of its own (so that a
         terminal's Ctrl-C or a CI job's process group does not take it down mid-write)."""
         if not sys.executable or not hasattr(os, "posix_spawn"):
@@ -294,7 +339,7 @@ class Ingester:
         log = self._store.root / DAEMON_LOG
         appending = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         try:
-            self._daemon_pid = os.posix_spawn(
+            pid = os.posix_spawn(
                 sys.executable,
                 [sys.executable, "-m", "workbench.store._daemon", str(self._store.db_path)],
                 os.environ,
@@ -308,15 +353,18 @@ class Ingester:
         except OSError as exc:
             logger.debug("could not start the store daemon: %s", exc)
             return False
-        self._daemon_started = time.monotonic()
+        if remember:
+            self._daemon_pid, self._daemon_started = pid, time.monotonic()
+        else:
+            self._standby_pid = pid
         return True
 
     def serve_as_daemon(self, idle_exit: float = DAEMON_IDLE_S) -> None:
         """Run in the store daemon's main thread: take the role, ingest and answer reads
         until idle for ``idle_exit`` seconds or the store folder goes away."""
         self.is_daemon = True
-        if not self._daemon.try_take():
-            return  # another daemon runs
+        if not self._daemon.try_take() and not self._stand_by():
+            return  # another daemon runs, and it has a standby, or the store went away
         stop = threading.Event()
         idle_since = time.monotonic()
         seen_requests = 0
@@ -327,14 +375,56 @@ class Ingester:
                 busy = self._sizes() != self._seen or (server and server.requests != seen_requests)
                 if server is not None:
                     seen_requests = server.requests
+                if busy:
+                    self._keep_standby()
                 if busy or server is None:
                     idle_since = time.monotonic()
                 elif time.monotonic() - idle_since > idle_exit:
                     return
-                time.sleep(INTERVAL_S)
+                time.sleep(INTERVAL_S if server is not None else DAEMON_ROLE_RETRY_S)
         finally:
+            self._retire_standby()  # idle: it must not take over only to idle again
             self._give_up_role()
             self._daemon.release()
+
+    def _stand_by(self) -> bool:
+        """As the standby (if there is none yet): wait until the daemon is gone, then be it.
+        False if another standby waits, or the store folder went away."""
+        if not self._standby.try_take():
+            return False
+        try:
+            self._store.warm_up()
+            while self._store.db_path.exists():
+                if self._daemon.try_take():
+                    logger.debug("standby of %s takes over", self._store.location)
+                    return True
+                time.sleep(STANDBY_POLL_S)
+            return False
+        finally:
+            self._standby.release()
+
+    def _keep_standby(self) -> None:
+        """As a busy daemon: start a standby unless one waits (or one was just started)."""
+        if self._standby_pid is not None and _exited(self._standby_pid):
+            self._standby_pid = None
+        if self._standby_pid is not None and (
+            time.monotonic() - self._standby_started < DAEMON_START_S
+        ):
+            return  # still starting (or waiting)
+        if self._standby.taken_elsewhere():
+            return
+        if self._start_daemon(remember=False):
+            self._standby_started = time.monotonic()
+
+    def _retire_standby(self) -> None:
+        """Stop the standby this daemon started (it only polls a lock: SIGTERM is safe)."""
+        pid, self._standby_pid = self._standby_pid, None
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
     def _sizes(self) -> dict[str, int]:
         """Journal sizes now: when they match the last pass's, there is nothing new."""
@@ -345,6 +435,14 @@ class Ingester:
             except FileNotFoundError:
                 continue
         return sizes
+
+
+def _exited(pid: int) -> bool:
+    """Whether our child ``pid`` has exited (and reap it)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True
 
 
 def _after_fork() -> None:

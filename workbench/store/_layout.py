@@ -6,6 +6,8 @@ Layout::
     workbench.duckdb    the database (tables wb_*, documented views)
     workbench.lock      the inter-process lock (flock; released by the OS if a holder dies)
     ingest.lock         held by the one process that ingests journals in the background
+    daemon.lock         held by the store daemon; standby.lock by its standby (daemon.log)
+    workbench.wait*     doorbells: held (shared) by processes waiting for the database
     spool/              journals not yet ingested; spool/corrupt/ keeps damaged bytes
     heartbeats/         one file per live process owning running runs
     artifacts/sha256/   artifact files by content digest

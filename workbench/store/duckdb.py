@@ -24,6 +24,7 @@ import contextlib
 import functools
 import logging
 import os
+import pickle
 import tempfile
 import threading
 import time
@@ -83,6 +84,8 @@ logger = logging.getLogger("workbench.store")
 
 DB_FILE = _layout.DB_FILE
 READ_INGEST_BYTES = 256 << 10  # others' journal bytes a read applies when no process ingests
+HOST_WAIT_S = 2.0  # how long a read waits for a new host before it opens the file itself
+HOST_RETRY_S = 0.005
 BACKGROUND_WAIT_S = 5.0  # how long a background pass waits for the database
 INGEST_LINGER_S = 1.0  # the ingester keeps the database this long for its next pass
 SLICE_TARGET_S = 0.25  # how long one slice of ingest should hold the write lock
@@ -294,23 +297,45 @@ class DuckDBStore(Store):
             return True
         targets = {Spool.key(p): self.spool.pending_bytes(p, 0) for p in self.spool.journals()}
         try:
-            if not self._ingester.has_role and self._host is not None:
-                with contextlib.suppress(_host.HostUnavailable):
-                    return bool(self._host.call("sync" if block else "catch_up", (), targets))
-            if not block:
-                with self._exclusive(timeout=0.0, background=True) as con:
-                    progress = self._catch_up(con, max_bytes=self._slice_bytes)
-                return not _behind(progress, targets)
-            return self._sync_here(targets)
+            while True:
+                delegate = False
+                if not self._ingester.has_role and self._host is not None:
+                    try:
+                        return bool(self._call_host("sync" if block else "catch_up", (), targets))
+                    except _host.HostUnavailable:
+                        # None hosts the store: sync here, and leave the rest to a host that
+                        # appears meanwhile (not when one is there but did not answer).
+                        delegate = not self._ingester.hosted_elsewhere()
+                if not block:
+                    with self._exclusive(timeout=0.0, background=True) as con:
+                        progress = self._catch_up(con, max_bytes=self._slice_bytes)
+                    return not _behind(progress, targets)
+                caught_up = self._sync_here(targets, delegate=delegate)
+                if caught_up or not delegate:
+                    return caught_up
         except StoreBusyError:
             if block:
                 raise
             return False
 
-    def _sync_here(self, targets: dict[str, int]) -> bool:
-        progress = self._ingest_in_slices(
-            self.lock_timeout, done=lambda p: not (_behind(p, targets) and p.more), reap=True
-        )
+    def _sync_here(
+        self, targets: dict[str, int], *, hosted: bool = False, delegate: bool = False
+    ) -> bool:
+        """Ingest until ``targets`` are reached. ``hosted``: for another process, which
+        retries at the next host if this one gives its role up meanwhile. ``delegate``: stop
+        (False) once another process hosts the store, so that the file is not taken from it
+        slice after slice; the caller asks that host instead."""
+        ingester = self._ingester
+
+        def done(progress: _ingest.Progress) -> bool:
+            if ingester is not None:
+                if hosted and ingester.leaving_soon():
+                    return True
+                if delegate and ingester.hosted_elsewhere():
+                    return True
+            return not (_behind(progress, targets) and progress.more)
+
+        progress = self._ingest_in_slices(self.lock_timeout, done=done, reap=True)
         return not _behind(progress, targets)
 
     def _catch_up(
@@ -384,6 +409,8 @@ class DuckDBStore(Store):
         answering = self._ingester.answering
 
         def done(progress: _ingest.Progress) -> bool:
+            if self._ingester is not None and self._ingester.should_yield():
+                return True  # the daemon is up: it takes over
             return not progress.more or time.monotonic() > until or answering()
 
         return self._ingest_in_slices(
@@ -413,6 +440,19 @@ class DuckDBStore(Store):
         else:
             self._warned.discard("ingest")
 
+    @staticmethod
+    def warm_up() -> None:
+        """Run the common reads once on an empty in-memory store: a standby daemon does so
+        while it waits, so that its first reads after taking over do not pay first-use costs
+        (lazy imports, pandas conversions; measured ~30 ms on a quiet machine, more on a busy
+        one)."""
+        store = DuckDBStore(":memory:")
+        try:
+            pickle.dumps(store.search_runs(RunSearch()))
+            pickle.dumps(store.get_metric_history(["-"]))
+        finally:
+            store.close()
+
     def heartbeat(self, process: ProcessInfo) -> None:
         if self._ingester is not None:
             _ingest.touch(_ingest.heartbeat_file(self.root / "heartbeats", process.proc_id))
@@ -435,13 +475,33 @@ class DuckDBStore(Store):
         targets = self.spool.own_targets()
         if self._host is not None and not (self._ingester and self._ingester.has_role):
             with contextlib.suppress(_host.HostUnavailable):
-                return self._host.call(op, args, targets)
+                return self._call_host(op, args, targets)
         return self.serve(op, args, targets)
+
+    def _call_host(self, op: str, args: tuple[Any, ...], targets: Mapping[str, int]) -> Any:
+        """Run ``op`` at the process hosting this store. A host that just died or handed
+        over has a successor within milliseconds (the daemon's standby, or the daemon taking
+        over from a writer): wait for it (up to ``HOST_WAIT_S``) rather than take the file
+        from it. Raises ``HostUnavailable`` when no process hosts the store."""
+        assert self._host is not None
+        deadline = None
+        while True:
+            try:
+                return self._host.call(op, args, dict(targets))
+            except _host.HostUnavailable:
+                deadline = deadline or time.monotonic() + HOST_WAIT_S  # from the first failure
+                expected = self._ingester is not None and self._ingester.hosted_elsewhere()
+                if not expected or time.monotonic() > deadline:
+                    raise
+                time.sleep(HOST_RETRY_S)
 
     def serve(self, op: str, args: tuple[Any, ...], targets: Mapping[str, int]) -> Any:
         """Run ``op`` here, for this process or for a process whose reads this one hosts."""
         if op == "sync":
-            return self._sync_here(dict(targets))
+            caught_up = self._sync_here(dict(targets), hosted=True)
+            if not caught_up and self._ingester is not None and self._ingester.leaving_soon():
+                raise _host.HostMoved  # the asker goes on at the next host
+            return caught_up
         if op == "catch_up":  # the asker's journals, now (it is about to exit, say)
             self._apply_own(targets)
             return True
