@@ -11,8 +11,23 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from _postgres import PostgresServer, PostgresUnavailable
 
 import workbench
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL server for the session (skips if PostgreSQL is missing)."""
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -109,6 +109,11 @@ def local_location(value: str | os.PathLike[str], *, given_as: str) -> str:
     )
 
 
+def redact_url(url: str) -> str:
+    """``url`` without its password, if it has one (messages end up in logs)."""
+    return _redacted(urllib.parse.urlparse(url))
+
+
 def _redacted(parsed: urllib.parse.ParseResult) -> str:
     """The URL without a password (messages end up in logs)."""
     if parsed.password is None:
