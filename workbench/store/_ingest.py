@@ -29,14 +29,8 @@ logger = logging.getLogger("workbench.store")
 
 HEARTBEAT_TIMEOUT_S = 30.0
 
-_SUMMARY_UPSERT = """
-INSERT INTO wb_metric_summary
-SELECT run_id, key,
-       arg_max(value, {'s': step, 't': timestamp}),
-       max(step),
-       arg_max(timestamp, {'s': step, 't': timestamp}),
-       min(value), max(value), count(*)
-FROM __points GROUP BY run_id, key
+# Merging a batch's per-key summaries into the stored ones (DuckDB and PostgreSQL alike).
+SUMMARY_MERGE = """
 ON CONFLICT (run_id, key) DO UPDATE SET
     latest = CASE WHEN excluded.latest_step > wb_metric_summary.latest_step
                     OR (excluded.latest_step = wb_metric_summary.latest_step
@@ -51,6 +45,17 @@ ON CONFLICT (run_id, key) DO UPDATE SET
     max = greatest(excluded.max, wb_metric_summary.max),
     count = wb_metric_summary.count + excluded.count
 """
+_SUMMARY_UPSERT = (
+    """
+INSERT INTO wb_metric_summary
+SELECT run_id, key,
+       arg_max(value, {'s': step, 't': timestamp}),
+       max(step),
+       arg_max(timestamp, {'s': step, 't': timestamp}),
+       min(value), max(value), count(*)
+FROM __points GROUP BY run_id, key"""
+    + SUMMARY_MERGE
+)
 
 
 def _table(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
@@ -58,7 +63,8 @@ def _table(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table({c: [row.get(c) for row in rows] for c in columns})
 
 
-def _dedup(rows: list[dict[str, Any]], key: tuple[str, ...], *, keep: str) -> list[dict[str, Any]]:
+def dedup(rows: list[dict[str, Any]], key: tuple[str, ...], *, keep: str) -> list[dict[str, Any]]:
+    """One row per ``key``: the first or the ``last`` seen."""
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         k = tuple(row[c] for c in key)
@@ -123,19 +129,19 @@ def apply_batches(
             SELECT run_id, experiment, name, parent_id, 'running', NULL, make_timestamp(start_time),
                    NULL, NULL, proc_id, host, pid, pid_started, context FROM __rows""",
             "runs",
-            _dedup(runs, ("run_id",), keep="first"),
+            dedup(runs, ("run_id",), keep="first"),
         )
         _insert(
             con,
             "INSERT OR IGNORE INTO wb_params SELECT * FROM __rows",
             "params",
-            _dedup(records["params"], ("run_id", "key"), keep="first"),
+            dedup(records["params"], ("run_id", "key"), keep="first"),
         )
         _insert(
             con,
             "INSERT OR REPLACE INTO wb_tags SELECT * FROM __rows",
             "tags",
-            _dedup(records["tags"], ("run_id", "key"), keep="last"),
+            dedup(records["tags"], ("run_id", "key"), keep="last"),
         )
         _insert(
             con,
@@ -143,13 +149,13 @@ def apply_batches(
             SELECT digest, name, source, n_rows, n_cols, schema, profile, make_timestamp(created_at)
             FROM __rows""",
             "datasets",
-            _dedup(records["datasets"], ("digest",), keep="first"),
+            dedup(records["datasets"], ("digest",), keep="first"),
         )
         _insert(
             con,
             "INSERT OR IGNORE INTO wb_run_inputs SELECT * FROM __rows",
             "inputs",
-            _dedup(records["inputs"], ("run_id", "digest", "context"), keep="first"),
+            dedup(records["inputs"], ("run_id", "digest", "context"), keep="first"),
         )
         _insert(
             con,
@@ -157,7 +163,7 @@ def apply_batches(
             SELECT run_id, path, digest, size, media_type, make_timestamp(created_at)
             FROM __rows""",
             "artifacts",
-            _dedup(records["artifacts"], ("run_id", "path"), keep="last"),
+            dedup(records["artifacts"], ("run_id", "path"), keep="last"),
         )
         if batch.metrics.num_rows:
             con.register("__points", batch.metrics)
@@ -172,7 +178,7 @@ def apply_batches(
                    pid_started = coalesce(u.pid_started, wb_runs.pid_started)
                FROM __rows u WHERE wb_runs.run_id = u.run_id""",
             "run_updates",
-            _dedup(records["run_updates"], ("run_id",), keep="last"),
+            dedup(records["run_updates"], ("run_id",), keep="last"),
         )
         _insert(  # the serving request log: append-only, exactly once through the offsets
             con,

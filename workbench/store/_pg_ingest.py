@@ -1,0 +1,261 @@
+"""Ship journal batches to the team store on PostgreSQL: in bulk, exactly once.
+
+The rules are the local store's (``_ingest``): params are immutable (first value wins), tags
+and artifacts are last-write-wins, metric points are appended and their per-key summary
+(latest by step then time, min, max, count) is merged, a run's final status is the last end
+record seen, the request log is appended.
+
+Bulk: every record kind of a slice of journal is copied (``COPY ... FROM STDIN`` in CSV, which
+pyarrow's C++ writer produces) into a temporary staging table and merged with one
+``INSERT ... SELECT ... ON CONFLICT`` per kind, in the transaction that moves the journal's
+offset; nothing goes row by row.
+
+Exactly once, with shippers in several processes: each journal's offset row is locked for the
+transaction (``SELECT ... FOR UPDATE SKIP LOCKED``), so a journal another process is shipping
+is skipped, and the offset committed with the data is where the next shipper starts. New
+experiment names are created under an advisory lock on the name, so machines that log to a new
+experiment at the same moment share one.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from workbench.store._ingest import SUMMARY_MERGE, dedup
+from workbench.store._spool import Spool
+from workbench.store.batch import RECORD_KINDS, Batch
+
+if TYPE_CHECKING:
+    import psycopg
+
+# PostgreSQL types of the staged record columns (times are microseconds since the epoch).
+_TYPES = {
+    "created_at": "BIGINT",
+    "start_time": "BIGINT",
+    "end_time": "BIGINT",
+    "received_at": "BIGINT",
+    "pid": "INTEGER",
+    "pid_started": "DOUBLE PRECISION",
+    "value_num": "DOUBLE PRECISION",
+    "latency_ms": "DOUBLE PRECISION",
+    "n_rows": "BIGINT",
+    "n_cols": "BIGINT",
+    "size": "BIGINT",
+    "model_version": "INTEGER",
+}
+_KIND_TYPES = {("requests", "status"): "INTEGER"}
+
+
+def _ts(column: str) -> str:
+    """SQL for a staged microseconds column as a UTC ``TIMESTAMP`` (exact, no float)."""
+    return f"(TIMESTAMP '1970-01-01' + {column} * INTERVAL '1 microsecond')"
+
+
+# One merge per kind: staged rows ``s`` into the table, as the local store does.
+_MERGES = {
+    "runs": f"""INSERT INTO wb_runs
+        SELECT s.run_id, x.experiment_id, s.name, s.parent_id, 'running', NULL,
+               {_ts("s.start_time")}, NULL, NULL, s.proc_id, s.host, s.pid, s.pid_started,
+               s.context::JSON
+        FROM stage_runs s JOIN stage_experiment_ids x ON x.name = s.experiment
+        ON CONFLICT (run_id) DO NOTHING""",
+    "params": """INSERT INTO wb_params SELECT * FROM stage_params
+        ON CONFLICT (run_id, key) DO NOTHING""",
+    "tags": """INSERT INTO wb_tags SELECT * FROM stage_tags
+        ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value""",
+    "datasets": f"""INSERT INTO wb_datasets
+        SELECT digest, name, source, n_rows, n_cols, schema::JSON, profile::JSON,
+               {_ts("created_at")}
+        FROM stage_datasets ON CONFLICT (digest) DO NOTHING""",
+    "inputs": """INSERT INTO wb_run_inputs SELECT * FROM stage_inputs
+        ON CONFLICT (run_id, digest, context) DO NOTHING""",
+    "artifacts": f"""INSERT INTO wb_artifacts
+        SELECT run_id, path, digest, size, media_type, {_ts("created_at")} FROM stage_artifacts
+        ON CONFLICT (run_id, path) DO UPDATE SET digest = excluded.digest,
+            size = excluded.size, media_type = excluded.media_type,
+            created_at = excluded.created_at""",
+    "run_updates": f"""UPDATE wb_runs SET status = u.status, end_time = {_ts("u.end_time")},
+            error = u.error, proc_id = coalesce(u.proc_id, wb_runs.proc_id),
+            host = coalesce(u.host, wb_runs.host), pid = coalesce(u.pid, wb_runs.pid),
+            pid_started = coalesce(u.pid_started, wb_runs.pid_started)
+        FROM stage_run_updates u WHERE wb_runs.run_id = u.run_id""",
+    "requests": f"""INSERT INTO wb_requests
+        SELECT request_id, deployment_id, model_name, model_version, role,
+               {_ts("received_at")}, latency_ms, status, n_rows, inputs::JSON, outputs::JSON,
+               error
+        FROM stage_requests""",
+}
+# Which rows of one batch survive before the merge (ON CONFLICT may touch a row only once).
+_DEDUP = {
+    "runs": (("run_id",), "first"),
+    "params": (("run_id", "key"), "first"),
+    "tags": (("run_id", "key"), "last"),
+    "datasets": (("digest",), "first"),
+    "inputs": (("run_id", "digest", "context"), "first"),
+    "artifacts": (("run_id", "path"), "last"),
+    "run_updates": (("run_id",), "last"),
+}
+_POINTS_MERGE = (
+    """INSERT INTO wb_metric_summary
+    SELECT run_id, key,
+           (array_agg(value ORDER BY step DESC, timestamp DESC))[1],
+           max(step),
+           (array_agg(timestamp ORDER BY step DESC, timestamp DESC))[1],
+           min(value), max(value), count(*)
+    FROM stage_points GROUP BY run_id, key"""
+    + SUMMARY_MERGE
+)
+
+
+DONE = -1  # the offset of a journal shipped to its end (its file is being removed)
+
+
+@dataclass
+class Shipped:
+    """What one pass shipped: batches and bytes, per journal the offset reached."""
+
+    batches: int = 0
+    offsets: dict[str, int] = field(default_factory=dict)
+    more: bool = False  # some journal has bytes left (the pass stopped at ``max_bytes``)
+
+
+def ship_journals(
+    con: psycopg.Connection[Any], spool: Spool, *, max_bytes: int = 8 << 20
+) -> Shipped:
+    """Ship what the journals of ``spool`` hold beyond their recorded offsets, each journal in
+    a transaction of its own; delete a journal once its writer is gone and it is all shipped.
+
+    A finished journal's offset becomes ``DONE`` in the transaction that ships its end; the
+    file is removed after the commit, and only then its row. A shipper that listed the file
+    before it went finds ``DONE``, or finds the file gone: nothing is shipped twice."""
+    shipped = Shipped()
+    for path in spool.journals():
+        if not path.exists():
+            continue
+        key = Spool.key(path)
+        finished = False
+        with con.transaction():
+            con.execute(
+                'INSERT INTO wb_spool_offsets (journal, "offset") VALUES (%s, 0) '
+                "ON CONFLICT (journal) DO NOTHING",
+                (key,),
+            )
+            row = con.execute(
+                'SELECT "offset" FROM wb_spool_offsets WHERE journal = %s FOR UPDATE SKIP LOCKED',
+                (key,),
+            ).fetchone()
+            if row is None or row[0] == DONE:
+                continue  # another process ships it right now, or it is all shipped
+            if not path.exists():  # shipped and removed after we listed it: not ours to redo
+                con.execute("DELETE FROM wb_spool_offsets WHERE journal = %s", (key,))
+                continue
+            start = int(row[0])
+            gone = spool.writer_gone(path)  # before reading: see Spool.writer_gone
+            found = spool.read(path, start, writer_gone=gone, max_bytes=max_bytes)
+            batches = [entry.batch for entry in found.entries]
+            if batches:
+                apply_batches(con, batches)
+            finished = gone and spool.pending_bytes(path, found.offset) == 0
+            con.execute(
+                'UPDATE wb_spool_offsets SET "offset" = %s WHERE journal = %s',
+                (DONE if finished else found.offset, key),
+            )
+            shipped.batches += len(batches)
+            shipped.offsets[key] = found.offset
+            shipped.more = shipped.more or not found.at_eof
+        if finished:
+            path.unlink(missing_ok=True)
+            with con.transaction():
+                con.execute(
+                    'DELETE FROM wb_spool_offsets WHERE journal = %s AND "offset" = %s',
+                    (key, DONE),
+                )
+    return shipped
+
+
+def apply_batches(con: psycopg.Connection[Any], batches: list[Batch]) -> None:
+    """Apply ``batches`` in the caller's transaction."""
+    batch = Batch.merge(batches)
+    records = batch.records
+    _stage_experiment_ids(con, batch)
+    for kind, sql in _MERGES.items():
+        rows = records[kind]
+        if kind in _DEDUP:
+            columns, keep = _DEDUP[kind]
+            rows = dedup(rows, columns, keep=keep)
+        if rows:
+            _stage(con, kind, rows)
+            con.execute(sql)  # type: ignore[arg-type]
+    if batch.metrics.num_rows:
+        _copy(
+            con,
+            "stage_points",
+            "run_id TEXT, key TEXT, step BIGINT, value DOUBLE PRECISION, timestamp TIMESTAMP",
+            batch.metrics.cast(
+                pa.schema(
+                    [
+                        ("run_id", pa.string()),
+                        ("key", pa.string()),
+                        ("step", pa.int64()),
+                        ("value", pa.float64()),
+                        ("timestamp", pa.timestamp("us")),
+                    ]
+                )
+            ),
+        )
+        con.execute("INSERT INTO wb_metric_points SELECT * FROM stage_points")
+        con.execute(_POINTS_MERGE)  # type: ignore[arg-type]
+
+
+def _stage_experiment_ids(con: psycopg.Connection[Any], batch: Batch) -> None:
+    """``stage_experiment_ids``: every experiment name the batch uses, with the id of its live
+    experiment (created here if there is none; one per name across machines)."""
+    names = {r["name"]: r["created_at"] for r in batch.records["experiments"]}
+    for run in batch.records["runs"]:
+        names.setdefault(run["experiment"], run["start_time"])
+    ids: dict[str, str] = {}
+    for name, created in sorted(names.items()):
+        con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+        row = con.execute(
+            "SELECT experiment_id FROM wb_experiments WHERE deleted_at IS NULL AND name = %s",
+            (name,),
+        ).fetchone()
+        if row is None:
+            row = (uuid.uuid4().hex,)
+            con.execute(
+                f"INSERT INTO wb_experiments VALUES (%s, %s, {_ts('%s')}, NULL, NULL)",  # type: ignore[arg-type]
+                (row[0], name, created),
+            )
+        ids[name] = row[0]
+    _copy(
+        con,
+        "stage_experiment_ids",
+        "name TEXT, experiment_id TEXT",
+        pa.table({"name": list(ids), "experiment_id": list(ids.values())}),
+    )
+
+
+def _stage(con: psycopg.Connection[Any], kind: str, rows: list[dict[str, Any]]) -> None:
+    columns = RECORD_KINDS[kind]
+    types = [_KIND_TYPES.get((kind, c), _TYPES.get(c, "TEXT")) for c in columns]
+    table = pa.table({c: [row.get(c) for row in rows] for c in columns})
+    definition = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
+    _copy(con, f"stage_{kind}", definition, table)
+
+
+def _copy(con: psycopg.Connection[Any], name: str, definition: str, table: pa.Table) -> None:
+    """Put ``table`` into the temporary table ``name`` (emptied at commit) with one COPY."""
+    con.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({definition}) ON COMMIT DELETE ROWS"  # type: ignore[arg-type]
+    )
+    con.execute(f"TRUNCATE {name}")  # type: ignore[arg-type]
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+    with con.cursor().copy(f"COPY {name} FROM STDIN (FORMAT csv)") as copy:  # type: ignore[arg-type]
+        copy.write(buffer.getvalue())
