@@ -17,6 +17,8 @@ PACKAGE = Path(workbench.__file__).parent
 PRIVATE = {
     "workbench/store/_host.py::HostUnavailable": "no store host answers; the store falls back to "
     "direct access, never raised to a caller",
+    "workbench/store/_host.py::HostMoved": "raised by a host's handler while it leaves the role; "
+    "the connection is dropped and the caller asks the next host, never raised to a caller",
     "workbench/store/_lease.py::LeaseTimeout": "a lease wait ran out; the store retries or turns "
     "it into StoreBusyError",
     "workbench/jupyter/magics.py::_ArgumentError": "argparse's exit inside a %wb magic; printed as "

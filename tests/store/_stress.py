@@ -16,6 +16,7 @@ killed (and everything of processes that were not killed) must be there.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import signal
@@ -124,6 +125,16 @@ def _ingest_role_holders(store: Path) -> list[int]:
     return flock_holder_pids(store / "ingest.lock")
 
 
+def _daemon_with_standby(store: Path) -> bool:
+    """Whether the store daemon holds the ingest role and its standby waits."""
+    daemon = flock_holder_pids(store / "daemon.lock")
+    return (
+        bool(daemon)
+        and _ingest_role_holders(store) == daemon
+        and bool(flock_holder_pids(store / "standby.lock"))
+    )
+
+
 def _check_takeover(store: Path, standby: list[int], report: Report) -> None:
     """After the daemon was killed: its waiting standby must take the role (within 10 s,
     a bound for a loaded machine; it takes milliseconds on a quiet one)."""
@@ -186,8 +197,11 @@ def run(
             break
         time.sleep(rng.uniform(*kill_every))
         writers_alive = [p for p in procs if p.role == "writer" and p.killed_at is None]
-        ingesting = _ingest_role_holders(store)
         dice = rng.random()
+        if dice < 0.25 and not report.standby_takeovers:  # once, kill a daemon with a standby
+            with contextlib.suppress(TimeoutError):
+                _wait_for(lambda: _daemon_with_standby(store), 30, "a daemon with a standby")
+        ingesting = _ingest_role_holders(store)
         if dice < 0.25 and ingesting:  # the process that ingests (the store daemon, say)
             daemon = flock_holder_pids(store / "daemon.lock")
             standby = flock_holder_pids(store / "standby.lock")

