@@ -1,0 +1,89 @@
+"""The local store's read queries, run on the team store's PostgreSQL connection.
+
+The local store's SQL is DuckDB's dialect with named parameters (``$name``). Most of it is
+standard SQL, so rather than keep a second copy of every query, :class:`PgSession` offers the
+part of DuckDB's connection interface the read modules use (``execute(sql, parameters)`` and
+``fetchall``/``fetchone``/``df`` on the result) and translates the few differences:
+
+* ``$name`` parameters become psycopg's ``%(name)s`` (and a literal ``%`` becomes ``%%``);
+  values are bound on the client (``ClientCursor``), so PostgreSQL infers their types from the
+  query as DuckDB does (``$name IS NULL OR col = $name`` needs no casts);
+* ``list_contains(list, x)`` becomes ``x = ANY(list)``;
+* JSON columns come back as text, as from DuckDB, for the readers to parse.
+
+What cannot be translated this way is written per dialect where it is used.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    import psycopg
+
+# pandas dtypes of PostgreSQL type oids (timestamp, bigint, integer, double, real, text, varchar)
+_DTYPES = {
+    1114: "datetime64[us]",
+    20: "int64",
+    23: "int64",
+    701: "float64",
+    700: "float64",
+    25: "str",
+    1043: "str",
+}
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_LIST_CONTAINS = re.compile(r"list_contains\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)")
+
+
+@functools.lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """``sql`` (DuckDB's dialect, ``$name`` parameters) in PostgreSQL's, for psycopg."""
+    sql = sql.replace("%", "%%")
+    sql = _LIST_CONTAINS.sub(r"(\2 = ANY(\1))", sql)
+    return _PARAMETER.sub(r"%(\1)s", sql)
+
+
+class PgResult:
+    """The rows of one query, read like a DuckDB result."""
+
+    def __init__(self, cursor: psycopg.ClientCursor[Any]) -> None:
+        self._cursor = cursor
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._cursor.fetchall()
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._cursor.fetchone()
+
+    def df(self) -> pd.DataFrame:
+        """A DataFrame typed as DuckDB types it (also when there are no rows)."""
+        description = self._cursor.description or ()
+        frame = pd.DataFrame.from_records(
+            self._cursor.fetchall(), columns=[column.name for column in description]
+        )
+        for column in description:
+            dtype = _DTYPES.get(column.type_code)
+            if dtype is not None and not (dtype == "int64" and frame[column.name].isna().any()):
+                frame[column.name] = frame[column.name].astype(dtype)  # type: ignore[call-overload]
+        return frame
+
+
+class PgSession:
+    """A PostgreSQL connection that runs the local store's read queries (see the module)."""
+
+    def __init__(self, con: psycopg.Connection[Any]) -> None:
+        from psycopg.types.string import TextLoader
+
+        con.adapters.register_loader("json", TextLoader)
+        self.con = con
+
+    def execute(self, sql: str, parameters: dict[str, Any] | None = None) -> PgResult:
+        import psycopg
+
+        cursor = psycopg.ClientCursor(self.con)
+        cursor.execute(translate(sql), parameters)  # type: ignore[call-overload]
+        return PgResult(cursor)
