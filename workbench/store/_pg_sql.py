@@ -8,7 +8,7 @@ part of DuckDB's connection interface the read modules use (``execute(sql, param
 * ``$name`` parameters become psycopg's ``%(name)s`` (and a literal ``%`` becomes ``%%``);
   values are bound on the client (``ClientCursor``), so PostgreSQL infers their types from the
   query as DuckDB does (``$name IS NULL OR col = $name`` needs no casts);
-* ``list_contains(list, x)`` becomes ``x = ANY(list)``;
+* ``list_contains(list, x)`` becomes ``x = ANY(list)``, ``any_value(x)`` ``min(x)``;
 * JSON columns come back as text, as from DuckDB, for the readers to parse.
 
 What cannot be translated this way is written per dialect where it is used.
@@ -36,6 +36,9 @@ _DTYPES = {
     1043: "str",
 }
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+# any_value() is PostgreSQL 16's; where the local store uses it, a group's values are equal
+# (one value per run and key), so min() gives the same answer on PostgreSQL 15 too.
+_ANY_VALUE = re.compile(r"\bany_value\(")
 _LIST_CONTAINS = re.compile(r"list_contains\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)")
 
 
@@ -44,6 +47,7 @@ def translate(sql: str) -> str:
     """``sql`` (DuckDB's dialect, ``$name`` parameters) in PostgreSQL's, for psycopg."""
     sql = sql.replace("%", "%%")
     sql = _LIST_CONTAINS.sub(r"(\2 = ANY(\1))", sql)
+    sql = _ANY_VALUE.sub("min(", sql)
     return _PARAMETER.sub(r"%(\1)s", sql)
 
 

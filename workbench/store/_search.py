@@ -367,9 +367,10 @@ def _wide_frame(con: duckdb.DuckDBPyConnection, search: RunSearch) -> pd.DataFra
     names: dict[str, str] = {}
     for kind, kind_keys in _discover_keys(con, search.columns).items():
         if kind_keys:
+            before = len(names)
             sub, sub_parameters = _pivot(kind, kind_keys, labels[kind], names)
             joins.append(f"LEFT JOIN {sub} {kind} ON {kind}.run_id = s.run_id")
-            extra.append(f"{kind}.* EXCLUDE (run_id)")
+            extra += [f"{kind}.{alias}" for alias in list(names)[before:]]  # standard SQL
             parameters.update(sub_parameters)
     tree = ", s.depth, s.children" if search.group_nested else ""
     frame = con.execute(
