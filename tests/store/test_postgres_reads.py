@@ -12,7 +12,7 @@ import pytest
 from _postgres import PostgresServer
 from test_postgres_ingest import _batches, _spool
 
-from workbench.store import _database, _ingest, _pg, _pg_ingest, _read
+from workbench.store import RunSearch, _database, _ingest, _pg, _pg_ingest, _read, _search
 from workbench.store._pg_sql import PgSession, translate
 
 pytestmark = pytest.mark.slow
@@ -82,3 +82,32 @@ def test_translation_keeps_literals_and_turns_list_contains_around() -> None:
     assert translate(sql) == (
         "SELECT 'a%%' LIKE x FROM t WHERE (run_id = ANY(%(ids)s)) AND k = %(key)s"
     )
+
+
+FLAT_SEARCHES = (
+    RunSearch(),
+    RunSearch(experiments=("team",)),
+    RunSearch(filter="params.lr > 0.05"),
+    RunSearch(filter="metrics.loss < 1 AND tags.stage = 'prod'"),
+    RunSearch(filter="attributes.status = 'failed' OR name LIKE 'name-r3%'"),
+    RunSearch(filter="params.empty = '' AND duration > 0"),
+    RunSearch(filter="tags.stage IS NULL"),
+    RunSearch(order_by=("metrics.loss DESC",)),
+    RunSearch(order_by=("name DESC",), max_results=2, offset=1),
+    RunSearch(columns=("params.lr", "metrics.loss", "tags.nope")),
+)
+
+
+@pytest.mark.parametrize("search", FLAT_SEARCHES, ids=repr)
+def test_search_answers_the_same(both: tuple[object, PgSession], search: RunSearch) -> None:
+    local, pg = both
+    expected = _search.search_runs(local, search)  # type: ignore[arg-type]
+    got = _search.search_runs(pg, search)  # type: ignore[arg-type]
+    assert len(expected) > 0, "each search finds some runs (else it compares nothing)"
+    assert got.attrs["total"] == expected.attrs["total"]
+    pd.testing.assert_frame_equal(_values(got), _values(expected))
+
+
+def _values(frame: pd.DataFrame) -> pd.DataFrame:
+    """The values, missing ones as None (the two stores' frames mark them NaN or None)."""
+    return frame.astype(object).where(frame.notna(), None)

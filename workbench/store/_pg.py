@@ -45,6 +45,16 @@ _TRANSLATIONS = (
 )
 
 
+# Functions the local store's queries need that PostgreSQL lacks (DuckDB's TRY_CAST, which
+# gives NULL where a cast fails). Created with the schema; CREATE OR REPLACE keeps them current.
+SUPPORT = tuple(
+    f"""CREATE OR REPLACE FUNCTION wb_try_{name}(v TEXT) RETURNS {sql_type}
+        LANGUAGE plpgsql IMMUTABLE AS $$
+        BEGIN RETURN v::{sql_type}; EXCEPTION WHEN others THEN RETURN NULL; END $$"""
+    for name, sql_type in (("double", "DOUBLE PRECISION"), ("bigint", "BIGINT"))
+)
+
+
 def postgres_statement(statement: str) -> str:
     """A statement of the local schema (DuckDB) in PostgreSQL's dialect."""
     for pattern, replacement in _TRANSLATIONS:
@@ -108,6 +118,8 @@ def ensure_schema(con: psycopg.Connection[Any], location: str, *, read_only: boo
         for step in range(version, SCHEMA_VERSION):
             for statement in MIGRATIONS[step]:
                 con.execute(postgres_statement(statement))  # type: ignore[arg-type]
+        for statement in SUPPORT:
+            con.execute(statement)  # type: ignore[arg-type]
         con.execute(
             "INSERT INTO wb_meta VALUES ('schema_version', %s) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -8,7 +8,8 @@ part of DuckDB's connection interface the read modules use (``execute(sql, param
 * ``$name`` parameters become psycopg's ``%(name)s`` (and a literal ``%`` becomes ``%%``);
   values are bound on the client (``ClientCursor``), so PostgreSQL infers their types from the
   query as DuckDB does (``$name IS NULL OR col = $name`` needs no casts);
-* ``list_contains(list, x)`` becomes ``x = ANY(list)``, ``any_value(x)`` ``min(x)``;
+* ``list_contains(list, x)`` becomes ``x = ANY(list)``, ``any_value(x)`` ``min(x)``,
+  ``epoch(t)`` ``extract(epoch FROM t)``, ``TRY_CAST(x AS DOUBLE)`` ``wb_try_double(x)``;
 * JSON columns come back as text, as from DuckDB, for the readers to parse.
 
 What cannot be translated this way is written per dialect where it is used.
@@ -25,13 +26,15 @@ import pandas as pd
 if TYPE_CHECKING:
     import psycopg
 
-# pandas dtypes of PostgreSQL type oids (timestamp, bigint, integer, double, real, text, varchar)
+# pandas dtypes of PostgreSQL type oids (timestamp, bigint, integer, double, real, numeric, text,
+# varchar)
 _DTYPES = {
     1114: "datetime64[us]",
     20: "int64",
     23: "int64",
     701: "float64",
     700: "float64",
+    1700: "float64",  # numeric (extract(epoch ...) gives one)
     25: "str",
     1043: "str",
 }
@@ -39,6 +42,10 @@ _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 # any_value() is PostgreSQL 16's; where the local store uses it, a group's values are equal
 # (one value per run and key), so min() gives the same answer on PostgreSQL 15 too.
 _ANY_VALUE = re.compile(r"\bany_value\(")
+# TRY_CAST (NULL where the cast fails) is DuckDB's; the team store's schema has functions for
+# the two casts the local store's queries use (see _pg.SUPPORT).
+_TRY_CAST = re.compile(r"TRY_CAST\(([\w.]+) AS (DOUBLE|BIGINT)\)")
+_EPOCH = re.compile(r"\bepoch\(([^()]*)\)")
 _LIST_CONTAINS = re.compile(r"list_contains\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)")
 
 
@@ -48,6 +55,8 @@ def translate(sql: str) -> str:
     sql = sql.replace("%", "%%")
     sql = _LIST_CONTAINS.sub(r"(\2 = ANY(\1))", sql)
     sql = _ANY_VALUE.sub("min(", sql)
+    sql = _TRY_CAST.sub(lambda m: f"wb_try_{m[2].lower()}({m[1]})", sql)
+    sql = _EPOCH.sub(r"extract(epoch FROM \1)", sql)
     return _PARAMETER.sub(r"%(\1)s", sql)
 
 
