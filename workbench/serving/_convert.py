@@ -316,7 +316,10 @@ def _numbers(
         return None, problems
     if spec.kind == "integer":
         if nulls:
-            return pd.array([None if v is None else int(v) for v in values], dtype="Int64"), []
+            # Missing: None or NaN, as ``nulls`` counts them (int(NaN) would raise).
+            missing = [v is None or v != v for v in values]
+            ints = [None if gap else int(v) for v, gap in zip(values, missing, strict=True)]
+            return pd.array(ints, dtype="Int64"), []
         return np.array([int(v) for v in values], dtype=np.int64).astype(
             dtype if dtype is not None else np.int64, copy=False
         ), []
