@@ -37,6 +37,14 @@ def _spool(folder: Path) -> Spool:
     return Spool(folder)
 
 
+def local_store(batches: list[Batch]) -> duckdb.DuckDBPyConnection:
+    """An in-memory local store (DuckDB) with ``batches`` applied, to compare against."""
+    local = duckdb.connect()
+    _database.migrate(local, "memory", 0)
+    _ingest.apply_batches(local, batches)
+    return local
+
+
 def _points(run_id: str, key: str, steps: list[int], values: list[float]) -> pa.Table:
     n = len(steps)
     return pa.table(
@@ -184,9 +192,7 @@ def test_shipped_batches_make_the_same_rows_as_the_local_store(url: str, tmp_pat
     assert shipped.batches == 3 and not shipped.more
     assert spool.journals() == [], "a sealed journal is removed once all of it is shipped"
 
-    local = duckdb.connect()
-    _database.migrate(local, "memory", 0)
-    _ingest.apply_batches(local, _batches())
+    local = local_store(_batches())
     with psycopg.connect(url) as pg:
         for view in VIEWS:
             expected = _rows(lambda sql: local.execute(sql).fetchall(), view)

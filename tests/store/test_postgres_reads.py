@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 from _postgres import PostgresServer
-from test_postgres_ingest import _batches, _spool
+from test_postgres_ingest import _batches, _spool, local_store
 
-from workbench.store import RunSearch, _database, _ingest, _pg, _pg_ingest, _read, _search
+from workbench.store import RunSearch, _pg, _pg_ingest, _read, _search
 from workbench.store._pg_sql import PgSession, translate
 
 pytestmark = pytest.mark.slow
@@ -26,9 +25,7 @@ def both(postgres: PostgresServer, tmp_path: Path) -> Iterator[tuple[object, PgS
     for batch in _batches():
         spool.write(batch)
     spool.close()
-    local = duckdb.connect()
-    _database.migrate(local, "memory", 0)
-    _ingest.apply_batches(local, _batches())
+    local = local_store(_batches())
     with _pg.connect(url) as con:
         _pg.ensure_schema(con, url)
         _pg_ingest.ship_journals(con, spool)

@@ -63,14 +63,36 @@ def _table(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table({c: [row.get(c) for row in rows] for c in columns})
 
 
-def dedup(rows: list[dict[str, Any]], key: tuple[str, ...], *, keep: str) -> list[dict[str, Any]]:
-    """One row per ``key``: the first or the ``last`` seen."""
+# The merge rules of the record kinds keyed in their table: the columns of the key, and which
+# record of a batch wins (params, datasets and inputs are immutable; the rest last-write-wins).
+UNIQUE_BY: dict[str, tuple[tuple[str, ...], str]] = {
+    "runs": (("run_id",), "first"),
+    "params": (("run_id", "key"), "first"),
+    "tags": (("run_id", "key"), "last"),
+    "datasets": (("digest",), "first"),
+    "inputs": (("run_id", "digest", "context"), "first"),
+    "artifacts": (("run_id", "path"), "last"),
+    "run_updates": (("run_id",), "last"),
+}
+
+
+def unique(kind: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per key of ``kind`` (``UNIQUE_BY``): the first or the last seen."""
+    key, keep = UNIQUE_BY[kind]
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         k = tuple(row[c] for c in key)
         if keep == "last" or k not in seen:
             seen[k] = row
     return list(seen.values())
+
+
+def experiment_names(batch: Batch) -> dict[str, int]:
+    """Every experiment name ``batch`` uses, with the time to create it at if it is new."""
+    names = {r["name"]: r["created_at"] for r in batch.records["experiments"]}
+    for run in batch.records["runs"]:
+        names.setdefault(run["experiment"], run["start_time"])
+    return names
 
 
 def _insert(
@@ -87,9 +109,7 @@ def _insert(
 
 def _resolve_experiments(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, str]:
     """Map every experiment name the batch uses to a live experiment id, creating missing ones."""
-    names = {r["name"]: r["created_at"] for r in batch.records["experiments"]}
-    for run in batch.records["runs"]:
-        names.setdefault(run["experiment"], run["start_time"])
+    names = experiment_names(batch)
     if not names:
         return {}
     found = dict(
@@ -129,19 +149,19 @@ def apply_batches(
             SELECT run_id, experiment, name, parent_id, 'running', NULL, make_timestamp(start_time),
                    NULL, NULL, proc_id, host, pid, pid_started, context FROM __rows""",
             "runs",
-            dedup(runs, ("run_id",), keep="first"),
+            unique("runs", runs),
         )
         _insert(
             con,
             "INSERT OR IGNORE INTO wb_params SELECT * FROM __rows",
             "params",
-            dedup(records["params"], ("run_id", "key"), keep="first"),
+            unique("params", records["params"]),
         )
         _insert(
             con,
             "INSERT OR REPLACE INTO wb_tags SELECT * FROM __rows",
             "tags",
-            dedup(records["tags"], ("run_id", "key"), keep="last"),
+            unique("tags", records["tags"]),
         )
         _insert(
             con,
@@ -149,13 +169,13 @@ def apply_batches(
             SELECT digest, name, source, n_rows, n_cols, schema, profile, make_timestamp(created_at)
             FROM __rows""",
             "datasets",
-            dedup(records["datasets"], ("digest",), keep="first"),
+            unique("datasets", records["datasets"]),
         )
         _insert(
             con,
             "INSERT OR IGNORE INTO wb_run_inputs SELECT * FROM __rows",
             "inputs",
-            dedup(records["inputs"], ("run_id", "digest", "context"), keep="first"),
+            unique("inputs", records["inputs"]),
         )
         _insert(
             con,
@@ -163,7 +183,7 @@ def apply_batches(
             SELECT run_id, path, digest, size, media_type, make_timestamp(created_at)
             FROM __rows""",
             "artifacts",
-            dedup(records["artifacts"], ("run_id", "path"), keep="last"),
+            unique("artifacts", records["artifacts"]),
         )
         if batch.metrics.num_rows:
             con.register("__points", batch.metrics)
@@ -178,7 +198,7 @@ def apply_batches(
                    pid_started = coalesce(u.pid_started, wb_runs.pid_started)
                FROM __rows u WHERE wb_runs.run_id = u.run_id""",
             "run_updates",
-            dedup(records["run_updates"], ("run_id",), keep="last"),
+            unique("run_updates", records["run_updates"]),
         )
         _insert(  # the serving request log: append-only, exactly once through the offsets
             con,

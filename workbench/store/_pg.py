@@ -56,7 +56,7 @@ SUPPORT = tuple(
 
 
 def postgres_statement(statement: str) -> str:
-    """A statement of the local schema (DuckDB) in PostgreSQL's dialect."""
+    """A statement of the local store (its schema, or a query) in PostgreSQL's dialect."""
     for pattern, replacement in _TRANSLATIONS:
         statement = pattern.sub(replacement, statement)
     return statement

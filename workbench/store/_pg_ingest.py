@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from workbench.store._ingest import SUMMARY_MERGE, dedup
+from workbench.store._ingest import SUMMARY_MERGE, UNIQUE_BY, experiment_names, unique
 from workbench.store._spool import Spool
-from workbench.store.batch import RECORD_KINDS, Batch
+from workbench.store.batch import METRIC_SCHEMA, RECORD_KINDS, Batch
 
 if TYPE_CHECKING:
     import psycopg
@@ -91,24 +91,9 @@ _MERGES = {
                error
         FROM stage_requests""",
 }
-# Which rows of one batch survive before the merge (ON CONFLICT may touch a row only once).
-_DEDUP = {
-    "runs": (("run_id",), "first"),
-    "params": (("run_id", "key"), "first"),
-    "tags": (("run_id", "key"), "last"),
-    "datasets": (("digest",), "first"),
-    "inputs": (("run_id", "digest", "context"), "first"),
-    "artifacts": (("run_id", "path"), "last"),
-    "run_updates": (("run_id",), "last"),
-}
+# Metric points as PostgreSQL takes them: the labels plain strings, not dictionary-encoded.
 _POINTS = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("key", pa.string()),
-        ("step", pa.int64()),
-        ("value", pa.float64()),
-        ("timestamp", pa.timestamp("us")),
-    ]
+    [f.with_type(pa.string()) if pa.types.is_dictionary(f.type) else f for f in METRIC_SCHEMA]
 )
 _SUMMARY_COLUMNS = (
     "run_id TEXT, key TEXT, latest DOUBLE PRECISION, latest_step BIGINT, "
@@ -122,7 +107,7 @@ DONE = -1  # the offset of a journal shipped to its end (its file is being remov
 
 @dataclass
 class Shipped:
-    """What one pass shipped: batches and bytes, per journal the offset reached."""
+    """What one pass shipped: how many batches, and per journal the offset reached."""
 
     batches: int = 0
     offsets: dict[str, int] = field(default_factory=dict)
@@ -189,10 +174,7 @@ def apply_batches(con: psycopg.Connection[Any], batches: list[Batch]) -> None:
     records = batch.records
     _stage_experiment_ids(con, batch)
     for kind, sql in _MERGES.items():
-        rows = records[kind]
-        if kind in _DEDUP:
-            columns, keep = _DEDUP[kind]
-            rows = dedup(rows, columns, keep=keep)
+        rows = unique(kind, records[kind]) if kind in UNIQUE_BY else records[kind]
         if rows:
             _stage(con, kind, rows)
             con.execute(sql)  # type: ignore[arg-type]
@@ -224,11 +206,8 @@ def _summaries(points: pa.Table) -> pa.Table:
 def _stage_experiment_ids(con: psycopg.Connection[Any], batch: Batch) -> None:
     """``stage_experiment_ids``: every experiment name the batch uses, with the id of its live
     experiment (created here if there is none; one per name across machines)."""
-    names = {r["name"]: r["created_at"] for r in batch.records["experiments"]}
-    for run in batch.records["runs"]:
-        names.setdefault(run["experiment"], run["start_time"])
     ids: dict[str, str] = {}
-    for name, created in sorted(names.items()):
+    for name, created in sorted(experiment_names(batch).items()):
         con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
         row = con.execute(
             "SELECT experiment_id FROM wb_experiments WHERE deleted_at IS NULL AND name = %s",

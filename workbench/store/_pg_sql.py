@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from workbench.store._pg import postgres_statement
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -45,7 +47,6 @@ _ANY_VALUE = re.compile(r"\bany_value\(")
 # TRY_CAST (NULL where the cast fails) is DuckDB's; the team store's schema has functions for
 # the two casts the local store's queries use (see _pg.SUPPORT).
 _TRY_CAST = re.compile(r"TRY_CAST\(([\w.]+) AS (DOUBLE|BIGINT)\)")
-_EPOCH = re.compile(r"\bepoch\(([^()]*)\)")
 _LIST_CONTAINS = re.compile(r"list_contains\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)")
 
 
@@ -56,7 +57,7 @@ def translate(sql: str) -> str:
     sql = _LIST_CONTAINS.sub(r"(\2 = ANY(\1))", sql)
     sql = _ANY_VALUE.sub("min(", sql)
     sql = _TRY_CAST.sub(lambda m: f"wb_try_{m[2].lower()}({m[1]})", sql)
-    sql = _EPOCH.sub(r"extract(epoch FROM \1)", sql)
+    sql = postgres_statement(sql)  # the schema's translations (DOUBLE, epoch) hold for queries
     return _PARAMETER.sub(r"%(\1)s", sql)
 
 
