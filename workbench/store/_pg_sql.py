@@ -27,6 +27,7 @@ from workbench.store._pg import postgres_statement
 
 if TYPE_CHECKING:
     import psycopg
+    import pyarrow as pa
 
 # pandas dtypes of PostgreSQL type oids (timestamp, bigint, integer, double, real, numeric, text,
 # varchar)
@@ -85,6 +86,12 @@ class PgResult:
                 frame[column.name] = frame[column.name].astype(dtype)  # type: ignore[call-overload]
         return frame
 
+    def to_arrow_table(self) -> pa.Table:
+        """The rows as an Arrow table (as DuckDB's relation gives them)."""
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(self.df(), preserve_index=False)
+
 
 class PgSession:
     """A PostgreSQL connection that runs the local store's read queries (see the module)."""
@@ -101,3 +108,7 @@ class PgSession:
         cursor = psycopg.ClientCursor(self.con)
         cursor.execute(translate(sql), parameters)  # type: ignore[call-overload]
         return PgResult(cursor)
+
+    def sql(self, sql: str, params: dict[str, Any] | None = None) -> PgResult:
+        """DuckDB's relation API, as far as the reads use it (``.to_arrow_table()``)."""
+        return self.execute(sql, params)

