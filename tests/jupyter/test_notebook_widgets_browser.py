@@ -8,12 +8,14 @@ JupyterLab server: no CDN, no web font.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import workbench as wb
 
@@ -45,6 +47,22 @@ def lab_store(tmp_path: Path) -> Iterator[Path]:
     client.close()
 
 
+def _run_cell(cell: Any, page: Any, tries: int = 6) -> None:
+    """Run one cell and wait until the kernel has taken it (its prompt shows ``[*]`` or a
+    number). On a loaded machine the page can show the kernel idle before its session takes
+    requests, and a Shift+Enter then only moves the cursor: press again until the cell runs."""
+    started = cell.locator(".jp-InputArea-prompt", has_text=re.compile(r"\[(\*|\d+)\]"))
+    for _ in range(tries):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            started.wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the cell never ran after {tries} tries: {cell.inner_text()!r}")
+
+
 def test_comparison_and_panel_widgets_render_from_the_machine_only(
     page: Any, lab: str, tmp_path: Path
 ) -> None:
@@ -58,9 +76,8 @@ def test_comparison_and_panel_widgets_render_from_the_machine_only(
     cells = page.locator(".jp-Notebook .jp-Cell")
     cells.nth(len(CELLS) - 1).wait_for()
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
-    cells.first.click()
-    for _ in CELLS:
-        page.keyboard.press("Shift+Enter")
+    for i in range(len(CELLS)):
+        _run_cell(cells.nth(i), page)
 
     try:
         comparison = cells.nth(1).locator(".jp-OutputArea-output")
