@@ -59,25 +59,29 @@ def _decision(gate: object) -> str:
 def test_drift_retrain_gate_promote_and_accuracy_recovers(
     scenario: WeatherScenario, champion: wb.ModelVersion
 ) -> None:
-    mon = scenario.monitor()
+    mon = scenario.monitor()  # the default evaluation: forward, on the next labelled window
     steps = mon.run(scenario.batches[:8])  # 2013-01 .. 2013-08; labels change 2013-04-01
 
-    before, drift, after = steps[:3], steps[3], steps[4:]
+    before, drift, gated, after = steps[:3], steps[3], steps[4], steps[5:]
     assert [s.decision for s in before] == ["no_drift"] * 3
     assert all(s.champion_metric is not None and s.champion_metric >= FLOOR for s in before)
     assert drift.window_start == LABEL_CHANGE
     assert drift.fired == ("performance",) and drift.signals["performance"] is True
     assert drift.champion_metric is not None and drift.champion_metric < FLOOR
-    assert drift.decision == "promoted" and drift.promoted
+    # April: retrained on all its labelled days; it waits at the challenger alias.
+    assert drift.decision == "retrained" and not drift.promoted and drift.gate is None
     assert (drift.champion_version, drift.challenger_version, drift.new_champion_version) == (
         1,
         2,
-        2,
+        1,
     )
-    assert drift.gate is not None and drift.gate.passed
-    assert drift.challenger_holdout is not None and drift.champion_holdout is not None
-    assert drift.challenger_holdout >= drift.champion_holdout + 0.05
-    assert drift.n_train + drift.n_holdout == drift.n_labelled
+    assert drift.n_train == drift.n_labelled
+    # May: both models scored on May, which neither was trained on; the gate promotes.
+    assert gated.evaluation == "forward" and gated.decision == "promoted" and gated.promoted
+    assert gated.gate is not None and gated.gate.passed
+    assert gated.challenger_holdout is not None and gated.champion_holdout is not None
+    assert gated.challenger_holdout >= gated.champion_holdout + 0.05
+    assert gated.n_holdout == gated.n_labelled
     # Served traffic follows the alias: the champion is now version 2, and it is right again.
     assert wb.get_model_version(f"{NAME}@champion").version == 2
     assert all(s.champion_version == 2 and s.decision == "no_drift" for s in after)
@@ -85,8 +89,10 @@ def test_drift_retrain_gate_promote_and_accuracy_recovers(
     assert recovered >= 0.75 > drift.champion_metric + 0.4
 
     history = mon.history()
-    assert list(history["decision"]) == ["no_drift"] * 3 + ["promoted"] + ["no_drift"] * 4
-    assert list(history["new_champion_version"]) == [1, 1, 1, 2, 2, 2, 2, 2]
+    assert list(history["decision"]) == (
+        ["no_drift"] * 3 + ["retrained", "promoted"] + ["no_drift"] * 3
+    )
+    assert list(history["new_champion_version"]) == [1, 1, 1, 1, 2, 2, 2, 2]
     assert history["champion_accuracy"].iloc[3] == pytest.approx(drift.champion_metric)
     print(
         "\nchampion accuracy by month, 2013-01 .. 2013-08:",
@@ -97,7 +103,7 @@ def test_drift_retrain_gate_promote_and_accuracy_recovers(
 def test_every_step_is_a_run_with_links(
     scenario: WeatherScenario, champion: wb.ModelVersion
 ) -> None:
-    steps = scenario.monitor().run(scenario.batches[2:4])
+    steps = scenario.monitor(evaluation="holdout").run(scenario.batches[2:4])
     quiet, drift = steps
     tags = _tags(drift.links["check"])
     assert tags["workbench.kind"] == "monitor_check"
@@ -150,7 +156,7 @@ def test_every_step_is_a_run_with_links(
 def test_gate_refuses_a_worse_model_and_the_champion_stays(
     scenario: WeatherScenario, champion: wb.ModelVersion
 ) -> None:
-    mon = scenario.monitor(retrain=train_on_shuffled_labels)
+    mon = scenario.monitor(evaluation="holdout", retrain=train_on_shuffled_labels)
     step = mon.run(scenario.batches[:4])[-1]
     assert step.fired == ("performance",)
     assert step.decision == "kept" and not step.promoted
@@ -179,7 +185,7 @@ def test_full_replay_alarms_only_on_real_drops(
     scenario: WeatherScenario, champion: wb.ModelVersion
 ) -> None:
     """36 months: the alarm fires at the label change and three times later, never before."""
-    mon = scenario.monitor()
+    mon = scenario.monitor(evaluation="holdout")
     history = pd.DataFrame([s.row() for s in mon.run(scenario.batches)])
     alarms = history[history["alarm"]]
     starts = [str(s)[:7] for s in alarms["window_start"]]
@@ -218,7 +224,7 @@ def test_feature_drift_fires_on_seasons_so_the_scenario_watches_performance(
 def test_promote_false_leaves_the_challenger_for_review(
     scenario: WeatherScenario, champion: wb.ModelVersion
 ) -> None:
-    step = scenario.monitor(promote=False).check(scenario.batches[3])
+    step = scenario.monitor(evaluation="holdout", promote=False).check(scenario.batches[3])
     assert step.decision == "kept" and step.gate is not None and step.gate.passed
     assert "promote=False" in step.reason
     assert wb.get_model_version(f"{NAME}@champion").version == 1
@@ -238,6 +244,7 @@ def test_reference_from_lineage_and_retrain_window(
         on_drift=train_weather_model,
         gate=GATE,
         retrain_window="45D",
+        evaluation="holdout",
     )
     steps = mon.run(scenario.batches[2:4])
     assert "reference.csv" in wb.get_run(steps[0].links["drift_report"]).tags["drift.reference"]
@@ -264,7 +271,7 @@ def test_small_windows_are_skipped_and_unlabelled_alarms_cannot_retrain(
 def test_loop_step_renders_and_serializes(
     scenario: WeatherScenario, champion: wb.ModelVersion
 ) -> None:
-    mon = scenario.monitor()
+    mon = scenario.monitor(evaluation="holdout")
     step = mon.check(scenario.batches[3])
     assert isinstance(step, LoopStep)
     bundle = step._repr_mimebundle_()
@@ -366,7 +373,7 @@ def test_notebook_retrain_with_papermill(
     notebook.metadata["language_info"] = {"name": "python"}
     path = tmp_path / "retrain.ipynb"
     nbformat.write(notebook, path)
-    step = scenario.monitor(retrain=path).check(scenario.batches[3])
+    step = scenario.monitor(evaluation="holdout", retrain=path).check(scenario.batches[3])
     assert step.decision == "promoted" and step.challenger_version == 2
     version = wb.get_model_version(f"{NAME}@champion")
     assert version.version == 2
@@ -443,6 +450,7 @@ def test_promotion_switches_a_live_deployment_without_restart(
             gate=GATE,
             reference=scenario.reference,
             settle=0,  # the rows waited for above are visible: no need to let them settle
+            evaluation="holdout",
         )
         assert mon.policy.deployment == deployment.deployment_id
         step = mon.check(april)  # the served rows, joined with the day's label

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -89,14 +90,16 @@ def test_replay_promotes_on_the_drift_and_exits_0(store_dir: Path, files: dict[s
     lines = [line for line in done.stdout.splitlines() if line.startswith("check")]
     assert len(lines) == 5, output
     assert "2013-04-01..2013-04-30" in lines[3] and "fired: performance" in lines[3]
-    assert lines[3].endswith(f"-> PROMOTED ({NAME}/2, gate PASSED)"), output
-    assert all(line.endswith("-> NO_DRIFT") for line in lines[:3] + lines[4:]), output
-    assert "champion v2 accuracy 0.903" in lines[4]
+    # Forward evaluation (the default): retrained on April, gated and promoted on May.
+    assert lines[3].endswith(f"-> RETRAINED ({NAME}/2)"), output
+    assert "2013-05-01..2013-05-31" in lines[4], output
+    assert lines[4].endswith(f"-> PROMOTED ({NAME}/2, gate PASSED)"), output
+    assert all(line.endswith("-> NO_DRIFT") for line in lines[:3]), output
     assert "accuracy 0.300 < floor 0.5" in done.stdout
     # The runs are in the store, as from the Python API; the reference came from the lineage.
     assert wb.get_model_version(f"{NAME}@champion").version == 2
     runs = wb.search_runs("monitoring", filter="tags.`workbench.kind` = 'monitor_check'")
-    assert sorted(runs["tags.workbench.decision"]) == ["no_drift"] * 4 + ["promoted"]
+    assert sorted(runs["tags.workbench.decision"]) == ["no_drift"] * 3 + ["promoted", "retrained"]
     assert runs["params.retrain"].iloc[0] == "workbench.monitoring.scenario:train_weather_model"
 
 
@@ -163,3 +166,14 @@ def test_bad_arguments_exit_2_with_the_fix(
     args[args.index("--window") + 1] = "fortnightly"
     assert cli.main(args) == 2
     assert "The 'window' parameter of MonitorPolicy" in capsys.readouterr().err
+
+
+def test_an_alarm_is_resolved_by_a_later_promotion_of_its_challenger() -> None:
+    def step(alarm: bool, decision: str) -> SimpleNamespace:
+        return SimpleNamespace(alarm=alarm, promoted=decision == "promoted", decision=decision)
+
+    # Forward evaluation: retrained on the alarm, promoted by the next check.
+    assert not loop._unresolved([step(True, "retrained"), step(False, "promoted")])
+    assert loop._unresolved([step(False, "no_drift"), step(True, "retrained")])  # still waiting
+    assert loop._unresolved([step(True, "promoted"), step(True, "kept")])  # the last alarm counts
+    assert not loop._unresolved([step(False, "no_drift")])

@@ -51,7 +51,7 @@ def test_a_new_monitor_after_a_promotion_uses_the_rows_the_loop_retrained_on(
         bare.check(scenario.batches[0])
     assert _failed_checks() == 0  # ... and no failed check run is left behind
 
-    drift = scenario.monitor().run(scenario.batches[2:4])[-1]
+    drift = scenario.monitor(evaluation="holdout").run(scenario.batches[2:4])[-1]
     assert drift.decision == "promoted" and drift.new_champion_version == 2
     retrain = wb.get_run(drift.links["retrain"])
     assert "training.parquet" in {a.path.rsplit("/", 1)[-1] for a in retrain.artifacts}
@@ -126,7 +126,7 @@ def test_request_log_windows_end_at_a_watermark_and_pick_up_late_rows(
 def test_the_baseline_after_a_promotion_is_measured_forward_not_on_the_held_out_rows(
     scenario: WeatherScenario, champion: wb.ModelVersion
 ) -> None:
-    mon = scenario.monitor(max_performance_drop=0.15)
+    mon = scenario.monitor(evaluation="holdout", max_performance_drop=0.15)
     april, may, june = mon.run(scenario.batches[3:6])
     assert april.decision == "promoted" and april.challenger_holdout is not None
     # May is the first window the promoted model serves: it sets the baseline, it is not
@@ -140,7 +140,7 @@ def test_the_baseline_after_a_promotion_is_measured_forward_not_on_the_held_out_
 def test_forward_evaluation_gates_the_challenger_on_the_next_window(
     scenario: WeatherScenario, champion: wb.ModelVersion
 ) -> None:
-    mon = scenario.monitor(evaluation="forward", max_performance_drop=0.15)
+    mon = scenario.monitor(max_performance_drop=0.15)  # forward is the default
     april, may, june = mon.run(scenario.batches[3:6])
     # April fires: retrained on all of April's labelled days, not promoted yet.
     assert april.decision == "retrained" and april.challenger_version == 2

@@ -69,6 +69,7 @@ def _monitor(name: str, reference: pd.DataFrame, retrain: Any, **kwargs: Any) ->
         on_drift=retrain,
         triggers=["performance"],
         performance_floor=0.7,
+        evaluation="holdout",  # the gate loads both models in the check that retrains
         **kwargs,
     )
 

@@ -47,9 +47,10 @@ def _retrain_function(spec: str) -> Callable[..., Any]:
 
 
 def _unresolved(steps: Sequence[Any]) -> bool:
-    """Whether the last alarm was not followed by a promotion."""
-    alarms = [s for s in steps if s.alarm]
-    return bool(alarms) and not alarms[-1].promoted
+    """Whether the last alarm was not followed by a promotion (in its own check, or, with
+    forward evaluation, in a later one that gated the challenger it retrained)."""
+    alarms = [i for i, step in enumerate(steps) if step.alarm]
+    return bool(alarms) and not any(step.promoted for step in steps[alarms[-1] :])
 
 
 def _line(step: Any) -> str:
@@ -65,8 +66,10 @@ def _line(step: Any) -> str:
         f"{step.champion_version} {step.metric} {value}  fired: {','.join(step.fired) or '-'}"
         f"  -> {step.decision.upper()}"
     )
-    if step.challenger_version is not None:
-        verdict = "PASSED" if step.gate is not None and step.gate.passed else "FAILED"
+    if step.challenger_version is not None and step.gate is None:
+        text += f" ({step.model}/{step.challenger_version})"  # not gated yet (forward)
+    elif step.challenger_version is not None:
+        verdict = "PASSED" if step.gate.passed else "FAILED"
         text += f" ({step.model}/{step.challenger_version}, gate {verdict})"
     return text
 
@@ -101,7 +104,12 @@ def _monitor(args: argparse.Namespace) -> int:
     else:
         steps.append(_show(mon.check(), args))
     if args.fail_on_drift and _unresolved(steps):
-        print("drift detected and not resolved by a promotion", file=sys.stderr)
+        waiting = steps[-1].decision == "retrained"
+        print(
+            "drift detected and not resolved by a promotion"
+            + (" (the challenger waits for the next labelled window)" if waiting else ""),
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -133,8 +141,9 @@ def register(commands: Any) -> None:
         help="closed loop: check windows, retrain on an alarm, gate, promote or keep",
         description="Check windows of --data (or a deployment's request log) against the "
         "model's champion: drift and performance -> on an alarm, retrain, evaluate challenger "
-        "and champion on held-out rows, gate, and move the champion alias or keep it. Every "
-        "check is a run in experiment 'monitoring'.",
+        "and champion (on the next labelled window, or held-out rows with --evaluation "
+        "holdout), gate, and move the champion alias or keep it. Every check is a run in "
+        "experiment 'monitoring'.",
     )
     parser.add_argument("model", help="model name, NAME@ALIAS, or deployment:ID")
     parser.add_argument("--data", help="labelled data to check: .csv/.parquet/.json")

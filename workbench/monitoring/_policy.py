@@ -242,14 +242,14 @@ class MonitorPolicy:
         abrupt change, older data teaches the old behaviour), a number of most recent rows, or
         a pandas frequency (``"90D"``) of ``time_column`` ending with the current window.
     evaluation
-        Where the gate scores a challenger against the champion. ``"holdout"`` (default): on
-        ``holdout`` of the labelled rows of the window it was trained on, and the gate decides
-        in the same check. Those rows come from the same period as the training rows, so the
-        score is optimistic: a promoted model can do worse on the next window, even worse than
-        the model it replaced. ``"forward"``: the challenger is trained on all the window's
-        labelled rows (decision ``retrained``), waits at the challenger alias, and the next
-        check with labelled rows scores it and the champion on that later window (data
-        neither was trained on) before the gate decides.
+        Where the gate scores a challenger against the champion. ``"forward"`` (default): the
+        challenger is trained on all the window's labelled rows (decision ``retrained``), waits
+        at the challenger alias, and the next check with labelled rows scores it and the
+        champion on that later window (data neither was trained on) before the gate decides:
+        one window later, an honest comparison. ``"holdout"``: on ``holdout`` of the labelled
+        rows of the window it was trained on, and the gate decides in the same check. Those
+        rows come from the same period as the training rows, so the score is optimistic: a
+        promoted model can do worse on the next window, even worse than the model it replaced.
     holdout
         The share of the current window's labelled rows kept out of training to evaluate the
         challenger and the champion (``evaluation="holdout"``): an evenly spread sample, so it
@@ -423,12 +423,13 @@ class MonitorPolicy:
         "challenger and the champion (``evaluation='holdout'``).",
     )
     evaluation: str = o.option(
-        "holdout",
+        "forward",
         flag="--evaluation",
         cli={"choices": EVALUATIONS},
         check=o.OneOf(EVALUATIONS, text=f"one of {list(EVALUATIONS)}"),
-        help="``holdout``: score on held-out rows of the training window (optimistic); "
-        "``forward``: on the next labelled window.",
+        help="``forward``: score on the next labelled window, which neither model was "
+        "trained on; ``holdout``: on held-out rows of the training window, in the same check "
+        "(optimistic).",
     )
     promote: bool = o.option(
         True,

@@ -91,7 +91,7 @@ def monitor(
     thresholds: float | Mapping[str, float] | None = None,
     retrain_window: str | int | None = None,
     holdout: float = 0.3,
-    evaluation: str = "holdout",
+    evaluation: str = "forward",
     challenger: str = "challenger",
     promote: bool = True,
     min_rows: int = 10,
