@@ -35,7 +35,7 @@ from workbench.monitoring.scenario import seattle_weather_scenario
 
 scenario = seattle_weather_scenario()
 scenario.register_champion()
-steps = scenario.monitor().run(scenario.batches[:4])   # 2013-01 .. 2013-04; labels change 04-01
+steps = scenario.monitor().run(scenario.batches[:5])   # 2013-01 .. 2013-05; labels change 04-01
 print(json.dumps({
     "file": workbench.__file__,
     "repr": repr(scenario),
@@ -178,6 +178,6 @@ def test_seattle_weather_scenario_from_the_wheel(fresh_venv: Path, tmp_path: Pat
     assert Path(result["file"]).is_relative_to(fresh_venv)
     assert result["rows"] == 1461
     assert "36 monthly batches 2013-01 .. 2015-12" in result["repr"]
-    # The labels change on 2013-04-01: the champion's accuracy falls below the floor and the
-    # retrained challenger passes the gate.
-    assert result["decisions"] == ["no_drift", "no_drift", "no_drift", "promoted"], result
+    # The labels change on 2013-04-01: the champion's accuracy falls below the floor, a
+    # challenger is retrained, and it passes the gate on May (forward evaluation).
+    assert result["decisions"] == ["no_drift"] * 3 + ["retrained", "promoted"], result

@@ -15,7 +15,7 @@ from workbench.serving import deploy
 
 REQUESTS = 5_000
 CONCURRENCY = 16
-TIME_LIMIT_S = 120.0
+TIME_LIMIT_S = 300.0  # a bound on a hang: ~60 s here, 130 s in the stress mode with other jobs
 
 
 async def _drive(url: str, payloads: list[dict[str, object]]) -> list[int]:
