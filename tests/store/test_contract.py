@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _postgres import PostgresServer
 
 from workbench.store import DuckDBStore, Store
+from workbench.store.postgres import PostgresStore
 from workbench.testing import StoreContract
 from workbench.testing.registry_contract import RegistryContract
 
@@ -35,5 +37,15 @@ class TestDuckDBFileStoreReopened(StoreContract, RegistryContract):
     def store(self, tmp_path: Path) -> Iterator[Store]:
         DuckDBStore(tmp_path / "store").close()
         store = DuckDBStore(tmp_path / "store" / "workbench.duckdb")
+        yield store
+        store.close()
+
+
+class TestPostgresStore(StoreContract, RegistryContract):
+    """The team store, on a throw-away PostgreSQL server (a fresh database per test)."""
+
+    @pytest.fixture
+    def store(self, postgres: PostgresServer, tmp_path: Path) -> Iterator[Store]:
+        store = PostgresStore(postgres.url(postgres.new_database()), local=tmp_path / "local")
         yield store
         store.close()

@@ -29,6 +29,7 @@ import pyarrow.csv as pa_csv
 
 from workbench.store._ingest import SUMMARY_MERGE, UNIQUE_BY, experiment_names, unique
 from workbench.store._spool import Spool
+from workbench.store._sql_store import EXPERIMENT_LOCK
 from workbench.store.batch import METRIC_SCHEMA, RECORD_KINDS, Batch
 
 if TYPE_CHECKING:
@@ -112,13 +113,19 @@ class Shipped:
     batches: int = 0
     offsets: dict[str, int] = field(default_factory=dict)
     more: bool = False  # some journal has bytes left (the pass stopped at ``max_bytes``)
+    finished: list[str] = field(default_factory=list)  # journals shipped to their end, removed
 
 
 def ship_journals(
-    con: psycopg.Connection[Any], spool: Spool, *, max_bytes: int = 8 << 20
+    con: psycopg.Connection[Any],
+    spool: Spool,
+    *,
+    max_bytes: int = 8 << 20,
+    only: set[str] | None = None,
 ) -> Shipped:
-    """Ship what the journals of ``spool`` hold beyond their recorded offsets, each journal in
-    a transaction of its own; delete a journal once its writer is gone and it is all shipped.
+    """Ship what the journals of ``spool`` (``only`` those keys, if given) hold beyond their
+    recorded offsets, each journal in a transaction of its own; delete a journal once its
+    writer is gone and it is all shipped.
 
     A finished journal's offset becomes ``DONE`` in the transaction that ships its end; the
     file is removed after the commit, and only then its row. A shipper that listed the file
@@ -128,6 +135,8 @@ def ship_journals(
         if not path.exists():
             continue
         key = Spool.key(path)
+        if only is not None and key not in only:
+            continue
         finished = False
         with con.transaction():
             con.execute(
@@ -160,6 +169,7 @@ def ship_journals(
             shipped.more = shipped.more or not found.at_eof
         if finished:
             path.unlink(missing_ok=True)
+            shipped.finished.append(key)
             with con.transaction():
                 con.execute(
                     'DELETE FROM wb_spool_offsets WHERE journal = %s AND "offset" = %s',
@@ -208,7 +218,10 @@ def _stage_experiment_ids(con: psycopg.Connection[Any], batch: Batch) -> None:
     experiment (created here if there is none; one per name across machines)."""
     ids: dict[str, str] = {}
     for name, created in sorted(experiment_names(batch).items()):
-        con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+        # the lock create_experiment takes: one experiment per name, whoever creates it
+        con.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))", (name, EXPERIMENT_LOCK)
+        )
         row = con.execute(
             "SELECT experiment_id FROM wb_experiments WHERE deleted_at IS NULL AND name = %s",
             (name,),

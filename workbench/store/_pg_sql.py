@@ -17,6 +17,7 @@ What cannot be translated this way is written per dialect where it is used.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from typing import TYPE_CHECKING, Any
@@ -65,7 +66,7 @@ def translate(sql: str) -> str:
 class PgResult:
     """The rows of one query, read like a DuckDB result."""
 
-    def __init__(self, cursor: psycopg.ClientCursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         self._cursor = cursor
 
     def fetchall(self) -> list[tuple[Any, ...]]:
@@ -101,6 +102,7 @@ class PgSession:
 
         con.adapters.register_loader("json", TextLoader)
         self.con = con
+        self._transactions: list[contextlib.AbstractContextManager[Any]] = []
 
     def execute(self, sql: str, parameters: dict[str, Any] | None = None) -> PgResult:
         import psycopg
@@ -108,6 +110,21 @@ class PgSession:
         cursor = psycopg.ClientCursor(self.con)
         cursor.execute(translate(sql), parameters)  # type: ignore[call-overload]
         return PgResult(cursor)
+
+    # DuckDB's explicit transactions, as the registry's changes use them: nested in the
+    # store's own transaction, so each is a savepoint.
+    def begin(self) -> None:
+        transaction = self.con.transaction()
+        transaction.__enter__()
+        self._transactions.append(transaction)
+
+    def commit(self) -> None:
+        self._transactions.pop().__exit__(None, None, None)
+
+    def rollback(self) -> None:
+        import psycopg
+
+        self._transactions.pop().__exit__(psycopg.Rollback, psycopg.Rollback(), None)
 
     def sql(self, sql: str, params: dict[str, Any] | None = None) -> PgResult:
         """DuckDB's relation API, as far as the reads use it (``.to_arrow_table()``)."""

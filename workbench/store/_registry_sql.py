@@ -197,11 +197,13 @@ def list_models(con: duckdb.DuckDBPyConnection) -> list[RegisteredModel]:
     ).fetchall():
         aliases.setdefault(name, {})[alias] = int(version)
     rows = con.execute(
-        """SELECT m.name, m.description, m.tags, m.created_at, max(v.version),
-                  count(v.version), max(v.created_at)
-           FROM wb_models m LEFT JOIN wb_model_versions v
-                ON v.name = m.name AND v.deleted_at IS NULL
-           GROUP BY ALL ORDER BY m.name"""
+        """SELECT m.name, m.description, m.tags, m.created_at, v.latest, coalesce(v.n, 0),
+                  v.updated
+           FROM wb_models m LEFT JOIN (
+               SELECT name, max(version) AS latest, count(*) AS n, max(created_at) AS updated
+               FROM wb_model_versions WHERE deleted_at IS NULL GROUP BY name) v
+           ON v.name = m.name
+           ORDER BY m.name"""
     ).fetchall()
     return [
         RegisteredModel(
@@ -245,7 +247,10 @@ def create_version(
         if new.record_artifact:
             path = f"models/{new.name}/v{version}/model{new.suffix}"
             con.execute(
-                "INSERT OR REPLACE INTO wb_artifacts VALUES ($r, $p, $d, $s, $m, $t)",
+                "INSERT INTO wb_artifacts VALUES ($r, $p, $d, $s, $m, $t) "
+                "ON CONFLICT (run_id, path) DO UPDATE SET digest = excluded.digest, "
+                "size = excluded.size, media_type = excluded.media_type, "
+                "created_at = excluded.created_at",
                 {
                     "r": new.run_id,
                     "p": path,
@@ -352,7 +357,8 @@ def _append(
             )
         else:
             con.execute(
-                "INSERT OR REPLACE INTO wb_aliases VALUES ($n, $a, $v)",
+                "INSERT INTO wb_aliases VALUES ($n, $a, $v) "
+                "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
                 {"n": name, "a": alias, "v": after},
             )
         row = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM wb_alias_history").fetchone()

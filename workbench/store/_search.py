@@ -121,7 +121,7 @@ def _select_flat(con: duckdb.DuckDBPyConnection, c: _Compiled, search: RunSearch
     """Select the page of matching runs; return the number of matching runs."""
     if search.max_results == 0:
         con.execute("CREATE TEMP TABLE __selected (run_id VARCHAR, __order BIGINT)")
-        return _count(con, f"SELECT count(*) FROM ({c.matching()})", c.parameters)
+        return _count(con, f"SELECT count(*) FROM ({c.matching()}) AS matching", c.parameters)
     order = ", ".join(c.order)
     con.execute(
         f"""CREATE TEMP TABLE __selected AS
@@ -133,7 +133,7 @@ def _select_flat(con: duckdb.DuckDBPyConnection, c: _Compiled, search: RunSearch
     row = con.execute("SELECT any_value(__total), count(*) FROM __selected").fetchone()
     if row is not None and row[1]:
         return int(row[0])
-    return _count(con, f"SELECT count(*) FROM ({c.matching()})", c.parameters)
+    return _count(con, f"SELECT count(*) FROM ({c.matching()}) AS matching", c.parameters)
 
 
 def _select_trees(con: duckdb.DuckDBPyConnection, c: _Compiled, search: RunSearch) -> int:
@@ -162,9 +162,8 @@ def _select_trees(con: duckdb.DuckDBPyConnection, c: _Compiled, search: RunSearc
     con.execute(
         """CREATE TEMP TABLE __selected AS
         SELECT unnest($ids::VARCHAR[]) AS run_id, unnest($depth::INTEGER[]) AS depth,
-               unnest($children::BIGINT[]) AS children,
-               unnest(range(1, len($ids::VARCHAR[]) + 1)) AS __order""",
-        {"ids": ids, "depth": depths, "children": children},
+               unnest($children::BIGINT[]) AS children, unnest($order::BIGINT[]) AS __order""",
+        {"ids": ids, "depth": depths, "children": children, "order": list(range(1, len(ids) + 1))},
     )
     return total
 
@@ -172,7 +171,7 @@ def _select_trees(con: duckdb.DuckDBPyConnection, c: _Compiled, search: RunSearc
 def _all_trees(c: _Compiled) -> str:
     """CTEs ``s`` (runs in scope, all matching) and ``tops`` (top-level runs) without a filter
     or order_by: the trees are the top-level runs."""
-    return f"""s AS MATERIALIZED (SELECT *, TRUE AS __match FROM ({c.matching()})),
+    return f"""s AS MATERIALIZED (SELECT *, TRUE AS __match FROM ({c.matching()}) AS matching),
         tops AS (
             SELECT * FROM s
             WHERE parent_id IS NULL OR parent_id NOT IN (SELECT run_id FROM s))"""
@@ -187,6 +186,7 @@ def _matching_trees(c: _Compiled) -> str:
     keyed = f"{names[0]} IS NOT NULL" if c.n_user else "TRUE"
     best = ", ".join(c.order[: c.n_user]) if c.n_user else "depth"
     ties = ", ".join(f"r.{n}" for n in names[c.n_user :])
+    tree_keys = "".join(f"t.{n}, " for n in names[: c.n_user])
     return f"""s AS MATERIALIZED ({c.matching(flag=True)}),
         up(run_id, ancestor, depth) AS (
             SELECT c.run_id, c.parent_id, 1 FROM s c JOIN s p ON p.run_id = c.parent_id
@@ -194,23 +194,28 @@ def _matching_trees(c: _Compiled) -> str:
             SELECT up.run_id, a.parent_id, up.depth + 1 FROM up
             JOIN s a ON a.run_id = up.ancestor JOIN s p ON p.run_id = a.parent_id
             WHERE up.depth < {MAX_DEPTH}),
-        nested AS MATERIALIZED (
-            SELECT run_id, arg_max(ancestor, depth) AS root_id, max(depth) AS depth
-            FROM up GROUP BY run_id),
+        nested AS MATERIALIZED (  -- each nested run's top-level run: its deepest ancestor
+            SELECT run_id, ancestor AS root_id, depth FROM up
+            JOIN (SELECT run_id, max(depth) AS depth FROM up GROUP BY run_id) deepest
+            USING (run_id, depth)),
         keyed AS MATERIALIZED (
             SELECT run_id AS root_id{user_keys} FROM s
             WHERE __match AND {keyed} AND run_id NOT IN (SELECT run_id FROM nested)),
         others AS (
             SELECT root_id{user_keys} FROM (
-                SELECT n.root_id, n.depth{user_keys} FROM nested n JOIN s USING (run_id)
-                WHERE s.__match
-                UNION ALL
-                SELECT run_id, 0{user_keys} FROM s
-                WHERE __match AND NOT ({keyed}) AND run_id NOT IN (SELECT run_id FROM nested))
-            WHERE root_id NOT IN (SELECT root_id FROM keyed)
-            QUALIFY row_number() OVER (PARTITION BY root_id ORDER BY {best}, depth) = 1),
+                SELECT root_id{user_keys},
+                       row_number() OVER (PARTITION BY root_id ORDER BY {best}, depth) AS __rn
+                FROM (
+                    SELECT n.root_id, n.depth{user_keys} FROM nested n JOIN s USING (run_id)
+                    WHERE s.__match
+                    UNION ALL
+                    SELECT run_id, 0{user_keys} FROM s
+                    WHERE __match AND NOT ({keyed}) AND run_id NOT IN (SELECT run_id FROM nested)
+                ) AS candidates
+                WHERE root_id NOT IN (SELECT root_id FROM keyed)) AS ranked
+            WHERE __rn = 1),
         tops AS (
-            SELECT t.* EXCLUDE (root_id), r.run_id, {ties}
+            SELECT {tree_keys}r.run_id, {ties}
             FROM (SELECT * FROM keyed UNION ALL SELECT * FROM others) t
             JOIN s r ON r.run_id = t.root_id)"""
 
@@ -221,6 +226,7 @@ def _tree_rows(
     """The page's trees: (run_id, root_id, shown_parent, depth, n_descendants) ordered by
     depth, then tree, then query order; and the number of trees."""
     order = ", ".join(c.order)
+    names = list(dict.fromkeys(o.split(" ")[0] for o in c.order))
     sql = f"""WITH RECURSIVE {ctes},
         top AS (SELECT *, count(*) OVER () AS __total FROM tops ORDER BY {order} {_page(search)}),
         page AS MATERIALIZED (  -- ranked after the top-N: a rank over all rows would sort them
@@ -232,13 +238,15 @@ def _tree_rows(
                    CASE WHEN d.shown THEN d.run_id ELSE d.shown_parent END,
                    CASE WHEN d.shown THEN d.shown_depth + 1 ELSE d.shown_depth END
             FROM s JOIN d ON s.parent_id = d.run_id WHERE d.depth < {MAX_DEPTH})
-        SELECT s.run_id, d.root_id, d.shown_parent, d.shown_depth, p.__total,
-               count(*) OVER (PARTITION BY d.root_id) - 1 AS n_descendants,
-               row_number() OVER (PARTITION BY d.root_id ORDER BY d.depth, {order}) AS __n
-        FROM d JOIN s USING (run_id) JOIN page p ON p.run_id = d.root_id
-        WHERE d.depth = 0 OR s.__match
-        QUALIFY d.depth = 0 OR __n <= {int(search.max_children) + 1}
-        ORDER BY d.depth, p.__rank, {order}"""
+        SELECT run_id, root_id, shown_parent, shown_depth, __total, n_descendants, __n FROM (
+            SELECT s.run_id, d.root_id, d.shown_parent, d.shown_depth, p.__total,
+                   count(*) OVER (PARTITION BY d.root_id) - 1 AS n_descendants,
+                   row_number() OVER (PARTITION BY d.root_id ORDER BY d.depth, {order}) AS __n,
+                   d.depth AS __depth, p.__rank{"".join(f", s.{n}" for n in names)}
+            FROM d JOIN s USING (run_id) JOIN page p ON p.run_id = d.root_id
+            WHERE d.depth = 0 OR s.__match) AS ranked
+        WHERE __depth = 0 OR __n <= {int(search.max_children) + 1}
+        ORDER BY __depth, __rank, {order}"""
     rows = con.execute(sql, c.parameters).fetchall()
     if rows:
         return [(r, root, shown, depth, n) for r, root, shown, depth, _, n, _ in rows], rows[0][4]

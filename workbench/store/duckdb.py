@@ -28,9 +28,8 @@ import pickle
 import tempfile
 import threading
 import time
-import uuid
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +37,6 @@ import duckdb
 
 from workbench import _threads
 from workbench.exceptions import (
-    ConflictError,
-    ExperimentNotFoundError,
     NotAWorkbenchStoreError,
     ReadOnlyStoreError,
     StoreBusyError,
@@ -47,35 +44,23 @@ from workbench.exceptions import (
 )
 from workbench.store import (
     _database,
-    _deployments_sql,
     _holders,
     _host,
     _ingest,
     _layout,
     _ops,
-    _read,
-    _registry_sql,
 )
 from workbench.store._ingester import SLICE_BYTES, Ingester
 from workbench.store._lease import DEFAULT_LINGER_S, Lease, LeaseTimeout
 from workbench.store._schema import SCHEMA_VERSION
 from workbench.store._spool import Spool
+from workbench.store._sql_store import SqlStore
 from workbench.store.artifacts import ArtifactStore
-from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, Store, StoreHealth
+from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, StoreHealth
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from workbench.entities import (
-        AliasEvent,
-        Dataset,
-        DeploymentRecord,
-        Experiment,
-        ModelVersion,
-        NewModelVersion,
-        RegisteredModel,
-        Run,
-    )
     from workbench.store.batch import Batch
 
 __all__ = ["DuckDBStore"]
@@ -95,7 +80,7 @@ REAP_EVERY_S = 1.0  # how often runs of dead processes are looked for
 PASS_S = 1.0  # the longest background pass
 
 
-class DuckDBStore(Store):
+class DuckDBStore(SqlStore):
     """A store in a folder (or ``":memory:"`` for a throw-away, single-process store).
 
     Parameters
@@ -516,26 +501,8 @@ class DuckDBStore(Store):
         with self._use() as con:
             return read(con, *args)
 
-    def get_run(self, run_id: str) -> Run:
-        return self._read("get_run", run_id)  # type: ignore[no-any-return]
-
-    def search_runs(self, search: RunSearch) -> pd.DataFrame:
-        return self._read("search_runs", search)  # type: ignore[no-any-return]
-
-    def get_metric_history(
-        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
-    ) -> pd.DataFrame:
-        keys = None if keys is None else list(keys)
-        return self._read("get_metric_history", list(run_ids), keys)  # type: ignore[no-any-return]
-
-    def get_dataset(self, digest: str) -> Dataset:
-        return self._read("get_dataset", digest)  # type: ignore[no-any-return]
-
     def sql(self, query: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
         return self._read("sql", query, dict(parameters or {}))  # type: ignore[no-any-return]
-
-    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
-        return self._read("list_experiments", include_deleted)  # type: ignore[no-any-return]
 
     def doctor(self) -> StoreHealth:
         """What a health check of the store finds: damaged journal bytes, pending journals."""
@@ -561,54 +528,13 @@ class DuckDBStore(Store):
                 self._catch_up(con, max_bytes=0)
             yield con
 
-    def create_experiment(self, name: str, description: str | None = None) -> Experiment:
+    def _change(
+        self, change: Callable[..., Any], *args: Any, lock: tuple[int, str] | None = None
+    ) -> Any:
+        """``change(con, *args)`` holding the database (the file lock serializes every change
+        of every process, so ``lock`` needs nothing more here)."""
         with self._writing_after_own() as con:
-            if _read.experiment_rows(con, name=name):
-                raise ConflictError(
-                    f"An experiment named {name!r} already exists. Log to it with "
-                    f"start_run(experiment={name!r}), or choose another name."
-                )
-            con.execute(
-                "INSERT INTO wb_experiments VALUES ($id, $name, $now, NULL, $d)",
-                {"id": uuid.uuid4().hex, "name": name, "now": _ops.utcnow(), "d": description},
-            )
-            return _read.experiment_rows(con, name=name)[0]
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> Experiment:
-        with self._writing_after_own() as con:
-            _require_experiment(con, experiment_id)
-            if _read.experiment_rows(con, name=new_name):
-                raise ConflictError(
-                    f"An experiment named {new_name!r} already exists; "
-                    "choose another name or delete that one first."
-                )
-            con.execute(
-                "UPDATE wb_experiments SET name = $n WHERE experiment_id = $id",
-                {"n": new_name, "id": experiment_id},
-            )
-            return _read.experiment_rows(con, experiment_id=experiment_id, include_deleted=True)[0]
-
-    def set_experiment_deleted(self, experiment_id: str, deleted: bool) -> None:
-        with self._writing_after_own() as con:
-            exp = _require_experiment(con, experiment_id)
-            if not deleted and _read.experiment_rows(con, name=exp.name):
-                raise ConflictError(
-                    f"Cannot restore experiment {exp.name!r}: a live experiment has that name "
-                    "now. Rename one of them first with rename_experiment()."
-                )
-            con.execute(
-                "UPDATE wb_experiments SET deleted_at = $t WHERE experiment_id = $id",
-                {"t": _ops.utcnow() if deleted else None, "id": experiment_id},
-            )
-
-    def set_run_deleted(self, run_id: str, deleted: bool) -> None:
-        with self._writing_after_own() as con:
-            found = con.execute(
-                "UPDATE wb_runs SET deleted_at = $t WHERE run_id = $id RETURNING run_id",
-                {"t": _ops.utcnow() if deleted else None, "id": run_id},
-            ).fetchall()
-            if not found:
-                raise _ops.run_not_found(run_id)
+            return change(con, *args)
 
     def close(self) -> None:
         _open_stores.discard(self)
@@ -623,81 +549,10 @@ class DuckDBStore(Store):
             self._con = None
             self._tmp.cleanup()
 
-    # -- registry ------------------------------------------------------------------------------
-    # Synchronous: each change holds the database, so version numbers are assigned atomically.
-    def create_model_version(self, new: NewModelVersion) -> ModelVersion:
-        with self._writing_after_own() as con:
-            return _registry_sql.create_version(con, new, _ops.utcnow())
-
-    def get_model_version(self, name: str, version: int | None = None) -> ModelVersion:
-        return self._read("get_model_version", name, version)  # type: ignore[no-any-return]
-
-    def get_model_alias(self, name: str, alias: str) -> int:
-        return self._read("get_model_alias", name, alias)  # type: ignore[no-any-return]
-
-    def list_models(self) -> list[RegisteredModel]:
-        return self._read("list_models")  # type: ignore[no-any-return]
-
-    def list_model_versions(self, name: str) -> list[ModelVersion]:
-        return self._read("list_model_versions", name)  # type: ignore[no-any-return]
-
-    def update_model(
-        self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
-    ) -> RegisteredModel:
-        with self._writing_after_own() as con:
-            return _registry_sql.update_model(con, name, description, tags)
-
-    def delete_model_version(self, name: str, version: int) -> None:
-        with self._writing_after_own() as con:
-            _registry_sql.delete_version(con, name, version, _ops.utcnow())
-
-    def set_model_alias(
-        self, name: str, alias: str, version: int, *, actor: str | None, reason: str | None
-    ) -> AliasEvent | None:
-        with self._writing_after_own() as con:
-            return _registry_sql.set_alias(con, name, alias, version, actor, reason, _ops.utcnow())
-
-    def delete_model_alias(
-        self, name: str, alias: str, *, actor: str | None, reason: str | None
-    ) -> AliasEvent:
-        with self._writing_after_own() as con:
-            return _registry_sql.delete_alias(con, name, alias, actor, reason, _ops.utcnow())
-
-    def rollback_model_alias(
-        self, name: str, alias: str, *, actor: str | None, reason: str | None
-    ) -> AliasEvent:
-        with self._writing_after_own() as con:
-            return _registry_sql.rollback_alias(con, name, alias, actor, reason, _ops.utcnow())
-
-    def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
-        return self._read("get_alias_history", name, alias)  # type: ignore[no-any-return]
-
-    # -- deployments -----------------------------------------------------------------------------
-    def create_deployment(self, record: DeploymentRecord) -> None:
-        with self._exclusive() as con:
-            _deployments_sql.insert_deployment(con, record)
-
-    def set_deployment_status(self, deployment_id: str, status: str) -> bool:
-        with self._exclusive() as con:
-            return _deployments_sql.set_deployment_status(con, deployment_id, status, _ops.utcnow())
-
-    def list_deployments(self) -> list[DeploymentRecord]:
-        return self._read("list_deployments", self.read_only)  # type: ignore[no-any-return]
-
-    def get_deployment(self, deployment_id: str) -> DeploymentRecord:
-        return self._read("get_deployment", deployment_id, self.read_only)  # type: ignore[no-any-return]
-
 
 def _behind(progress: _ingest.Progress, targets: Mapping[str, int]) -> bool:
     """Whether a journal is still short of its target offset after ``progress``."""
     return any(progress.offsets.get(key, size) < size for key, size in targets.items())
-
-
-def _require_experiment(con: duckdb.DuckDBPyConnection, experiment_id: str) -> Experiment:
-    rows = _read.experiment_rows(con, experiment_id=experiment_id, include_deleted=True)
-    if not rows:
-        raise ExperimentNotFoundError(f"No experiment with id {experiment_id!r}.")
-    return rows[0]
 
 
 _open_stores: weakref.WeakSet[DuckDBStore] = weakref.WeakSet()  # each one keeps threads running

@@ -1,0 +1,226 @@
+"""What the local and the team store share: every read and change is SQL run on a connection.
+
+Both stores run the same SQL modules (``_ops.READS``, ``_registry_sql``, ``_deployments_sql``,
+and the experiment changes below); they differ in *where* a connection comes from. A subclass
+provides two hooks:
+
+* ``_read(op, *args)``: run the read ``_ops.READS[op]`` (the local store may ask the process
+  hosting the file; the team store asks the server);
+* ``_change(change, *args, lock=None)``: run ``change(con, *args)`` as one transaction that
+  sees this process's own logged data first; ``lock`` names what must not change concurrently
+  on another machine (the team store takes an advisory lock on it; the local store's file lock
+  already serializes every change).
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from workbench.exceptions import ConflictError, ExperimentNotFoundError
+from workbench.store import _deployments_sql, _ops, _read, _registry_sql
+from workbench.store.base import RunSearch, Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.entities import (
+        AliasEvent,
+        Dataset,
+        DeploymentRecord,
+        Experiment,
+        ModelVersion,
+        NewModelVersion,
+        RegisteredModel,
+        Run,
+    )
+
+#: ``lock`` of ``_change``: (kind, name); the team store locks ``hashtextextended(name, kind)``.
+#: The shipper creates experiments under the same lock as ``create_experiment``.
+EXPERIMENT_LOCK, MODEL_LOCK = 0, 1
+
+
+class SqlStore(Store):
+    """A :class:`Store` whose reads and changes are the shared SQL modules (see the module)."""
+
+    @abc.abstractmethod
+    def _read(self, op: str, *args: Any) -> Any:
+        """Run the read ``_ops.READS[op](con, *args)`` and return its result."""
+
+    @abc.abstractmethod
+    def _change(
+        self, change: Callable[..., Any], *args: Any, lock: tuple[int, str] | None = None
+    ) -> Any:
+        """Run ``change(con, *args)`` in one transaction, after this process's own journals."""
+
+    # -- reads ---------------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> Run:
+        return self._read("get_run", run_id)  # type: ignore[no-any-return]
+
+    def search_runs(self, search: RunSearch) -> pd.DataFrame:
+        return self._read("search_runs", search)  # type: ignore[no-any-return]
+
+    def get_metric_history(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        keys = None if keys is None else list(keys)
+        return self._read("get_metric_history", list(run_ids), keys)  # type: ignore[no-any-return]
+
+    def get_dataset(self, digest: str) -> Dataset:
+        return self._read("get_dataset", digest)  # type: ignore[no-any-return]
+
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
+        return self._read("list_experiments", include_deleted)  # type: ignore[no-any-return]
+
+    # -- experiments and runs ------------------------------------------------------------------
+    def create_experiment(self, name: str, description: str | None = None) -> Experiment:
+        return self._change(  # type: ignore[no-any-return]
+            create_experiment, name, description, lock=(EXPERIMENT_LOCK, name)
+        )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> Experiment:
+        return self._change(  # type: ignore[no-any-return]
+            rename_experiment, experiment_id, new_name, lock=(EXPERIMENT_LOCK, new_name)
+        )
+
+    def set_experiment_deleted(self, experiment_id: str, deleted: bool) -> None:
+        self._change(set_experiment_deleted, experiment_id, deleted)
+
+    def set_run_deleted(self, run_id: str, deleted: bool) -> None:
+        self._change(set_run_deleted, run_id, deleted)
+
+    # -- registry ------------------------------------------------------------------------------
+    # One transaction per change, under the model's lock: version numbers are assigned
+    # atomically, whichever machine registers.
+    def create_model_version(self, new: NewModelVersion) -> ModelVersion:
+        return self._change(  # type: ignore[no-any-return]
+            _registry_sql.create_version, new, _ops.utcnow(), lock=(MODEL_LOCK, new.name)
+        )
+
+    def get_model_version(self, name: str, version: int | None = None) -> ModelVersion:
+        return self._read("get_model_version", name, version)  # type: ignore[no-any-return]
+
+    def get_model_alias(self, name: str, alias: str) -> int:
+        return self._read("get_model_alias", name, alias)  # type: ignore[no-any-return]
+
+    def list_models(self) -> list[RegisteredModel]:
+        return self._read("list_models")  # type: ignore[no-any-return]
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        return self._read("list_model_versions", name)  # type: ignore[no-any-return]
+
+    def update_model(
+        self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel:
+        return self._change(  # type: ignore[no-any-return]
+            _registry_sql.update_model, name, description, tags, lock=(MODEL_LOCK, name)
+        )
+
+    def delete_model_version(self, name: str, version: int) -> None:
+        self._change(
+            _registry_sql.delete_version, name, version, _ops.utcnow(), lock=(MODEL_LOCK, name)
+        )
+
+    def set_model_alias(
+        self, name: str, alias: str, version: int, *, actor: str | None, reason: str | None
+    ) -> AliasEvent | None:
+        return self._change(  # type: ignore[no-any-return]
+            _registry_sql.set_alias,
+            *(name, alias, version, actor, reason, _ops.utcnow()),
+            lock=(MODEL_LOCK, name),
+        )
+
+    def delete_model_alias(
+        self, name: str, alias: str, *, actor: str | None, reason: str | None
+    ) -> AliasEvent:
+        return self._change(  # type: ignore[no-any-return]
+            _registry_sql.delete_alias,
+            *(name, alias, actor, reason, _ops.utcnow()),
+            lock=(MODEL_LOCK, name),
+        )
+
+    def rollback_model_alias(
+        self, name: str, alias: str, *, actor: str | None, reason: str | None
+    ) -> AliasEvent:
+        return self._change(  # type: ignore[no-any-return]
+            _registry_sql.rollback_alias,
+            *(name, alias, actor, reason, _ops.utcnow()),
+            lock=(MODEL_LOCK, name),
+        )
+
+    def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        return self._read("get_alias_history", name, alias)  # type: ignore[no-any-return]
+
+    # -- deployments -----------------------------------------------------------------------------
+    def create_deployment(self, record: DeploymentRecord) -> None:
+        self._change(_deployments_sql.insert_deployment, record)
+
+    def set_deployment_status(self, deployment_id: str, status: str) -> bool:
+        return self._change(  # type: ignore[no-any-return]
+            _deployments_sql.set_deployment_status, deployment_id, status, _ops.utcnow()
+        )
+
+    def list_deployments(self) -> list[DeploymentRecord]:
+        return self._read("list_deployments", self.read_only)  # type: ignore[no-any-return]
+
+    def get_deployment(self, deployment_id: str) -> DeploymentRecord:
+        return self._read("get_deployment", deployment_id, self.read_only)  # type: ignore[no-any-return]
+
+
+# -- the experiment changes, as functions of a connection --------------------------------------
+def create_experiment(con: Any, name: str, description: str | None) -> Experiment:
+    if _read.experiment_rows(con, name=name):
+        raise ConflictError(
+            f"An experiment named {name!r} already exists. Log to it with "
+            f"start_run(experiment={name!r}), or choose another name."
+        )
+    con.execute(
+        "INSERT INTO wb_experiments VALUES ($id, $name, $now, NULL, $d)",
+        {"id": uuid.uuid4().hex, "name": name, "now": _ops.utcnow(), "d": description},
+    )
+    return _read.experiment_rows(con, name=name)[0]
+
+
+def rename_experiment(con: Any, experiment_id: str, new_name: str) -> Experiment:
+    _require_experiment(con, experiment_id)
+    if _read.experiment_rows(con, name=new_name):
+        raise ConflictError(
+            f"An experiment named {new_name!r} already exists; "
+            "choose another name or delete that one first."
+        )
+    con.execute(
+        "UPDATE wb_experiments SET name = $n WHERE experiment_id = $id",
+        {"n": new_name, "id": experiment_id},
+    )
+    return _read.experiment_rows(con, experiment_id=experiment_id, include_deleted=True)[0]
+
+
+def set_experiment_deleted(con: Any, experiment_id: str, deleted: bool) -> None:
+    exp = _require_experiment(con, experiment_id)
+    if not deleted and _read.experiment_rows(con, name=exp.name):
+        raise ConflictError(
+            f"Cannot restore experiment {exp.name!r}: a live experiment has that name "
+            "now. Rename one of them first with rename_experiment()."
+        )
+    con.execute(
+        "UPDATE wb_experiments SET deleted_at = $t WHERE experiment_id = $id",
+        {"t": _ops.utcnow() if deleted else None, "id": experiment_id},
+    )
+
+
+def set_run_deleted(con: Any, run_id: str, deleted: bool) -> None:
+    found = con.execute(
+        "UPDATE wb_runs SET deleted_at = $t WHERE run_id = $id RETURNING run_id",
+        {"t": _ops.utcnow() if deleted else None, "id": run_id},
+    ).fetchall()
+    if not found:
+        raise _ops.run_not_found(run_id)
+
+
+def _require_experiment(con: Any, experiment_id: str) -> Experiment:
+    rows = _read.experiment_rows(con, experiment_id=experiment_id, include_deleted=True)
+    if not rows:
+        raise ExperimentNotFoundError(f"No experiment with id {experiment_id!r}.")
+    return rows[0]

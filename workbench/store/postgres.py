@@ -1,0 +1,287 @@
+"""The team store: one PostgreSQL database shared by the processes of many machines.
+
+Logging works as on the local store: a batch is appended to this process's journal on local
+disk (``_spool``), durable against ``kill -9`` when the append returns, and never waits on the
+network. A ``workbench-shipper`` thread ships the journals of the machine to PostgreSQL in bulk
+and exactly once (``_pg_ingest``); a journal whose process died is shipped by the next
+workbench process of the machine that uses the same store. Reads, the registry and
+deployments run the local store's SQL on the server through ``_pg_sql.PgSession``, after this
+process's own journals are shipped (a process reads its own writes).
+
+The local part of a team store (journals, and artifacts until they move to shared storage)
+lives in a folder per store URL under the user's cache directory, or where ``local=`` says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench import _threads
+from workbench.config import redact_url
+from workbench.exceptions import (
+    InvalidParameterError,
+    ReadOnlyStoreError,
+    StoreError,
+)
+from workbench.store import _ops, _pg, _pg_ingest
+from workbench.store._pg_sql import PgResult, PgSession, translate
+from workbench.store._schema import PUBLIC_VIEWS
+from workbench.store._spool import Spool
+from workbench.store._sql_store import SqlStore
+from workbench.store.artifacts import ArtifactStore
+from workbench.store.base import ProcessInfo, StoreHealth
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import psycopg
+
+    from workbench.store.batch import Batch
+
+logger = logging.getLogger("workbench.store")
+
+SHIP_EVERY_S = 0.25  # how often the shipper looks for new journal bytes
+SHIP_BYTES = 8 << 20  # the most one journal transaction ships
+
+
+def local_folder(url: str) -> Path:
+    """The folder of this machine's part of the team store at ``url`` (journals, artifacts):
+    one per database, whatever user or password the URL carries."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha256(_database_identity(url).encode()).hexdigest()[:16]
+    return base / "workbench" / "team" / digest
+
+
+def _database_identity(url: str) -> str:
+    """``host:port/database`` of ``url`` (the user and password left out)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(url)
+    return f"{info.get('host', '')}:{info.get('port', '5432')}/{info.get('dbname', '')}"
+
+
+class PostgresStore(SqlStore):
+    """A workbench store in a PostgreSQL database (``postgresql://USER@HOST:PORT/DATABASE``).
+
+    The password goes in ``PGPASSWORD`` or ``~/.pgpass``, never in the URL of a command line.
+    ``local`` is this machine's folder for the store's journals and artifacts (default: one per
+    database under the user's cache directory).
+    """
+
+    def __init__(
+        self, url: str, *, local: str | os.PathLike[str] | None = None, read_only: bool = False
+    ) -> None:
+        self.location = redact_url(url)
+        self.read_only = read_only
+        self._url = url
+        self._con = _pg.connect(url)
+        try:
+            _pg.ensure_schema(self._con, self.location, read_only=read_only)
+        except BaseException:
+            self._con.close()
+            raise
+        self._session = PgSession(self._con)
+        self._lock = threading.RLock()  # one connection, used by this process's threads in turn
+        self.root = Path(local) if local is not None else local_folder(url)
+        if not read_only:
+            (self.root / "spool").mkdir(parents=True, exist_ok=True)
+        self.spool = Spool(self.root / "spool")
+        self._artifacts = ArtifactStore(self.root / "artifacts")
+        self._shipped: dict[str, int] = {}  # journal -> offset shipped (as far as we know)
+        self._shipping = threading.Lock()  # one shipping pass of this process at a time
+        self._ship_con: psycopg.Connection[Any] | None = None
+        self._shipper: _threads.Worker | None = None
+        self._failing = False
+        self._closed = False
+        _threads.at_exit(functools.partial(_close_at_exit, weakref.ref(self)), _threads.FILES)
+
+    # -- writes --------------------------------------------------------------------------------
+    def write_batch(self, batch: Batch) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(self._read_only_reason("log to it"))
+        self.spool.write(batch)
+        if self._shipper is None and not _threads.exiting():
+            self._shipper = _threads.Worker("workbench-shipper", self._ship_loop).start()
+
+    def sync(self, *, block: bool = True) -> bool:
+        """Ship journals to the server: all of this machine's (``block``), or this process's."""
+        if self.read_only:
+            return True
+        targets = self._targets(own=not block)
+        while True:
+            progress = self._ship(targets)
+            if all(self._shipped.get(key, 0) >= size for key, size in targets.items()):
+                return True
+            if not progress:
+                return False  # a journal another process ships right now, or damage: later
+
+    def heartbeat(self, process: ProcessInfo) -> None:
+        """Liveness across machines is not kept yet (see docs/team-store.md)."""
+
+    def retire(self, process: ProcessInfo) -> None:
+        if not self.read_only:
+            self.spool.close()
+            self.sync(block=False)
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        return self._artifacts
+
+    def _targets(self, *, own: bool) -> dict[str, int]:
+        if own:
+            return self.spool.own_targets()
+        return {Spool.key(p): self.spool.pending_bytes(p, 0) for p in self.spool.journals()}
+
+    def _ship(self, targets: Mapping[str, int] | None = None) -> int:
+        """One shipping pass over this machine's journals; returns the batches shipped."""
+        with self._shipping:
+            if self._closed:
+                return 0  # closed: the journals wait for the next process
+            if self._ship_con is None or self._ship_con.closed:
+                self._ship_con = _pg.connect(self._url)
+            shipped = _pg_ingest.ship_journals(
+                self._ship_con,
+                self.spool,
+                max_bytes=SHIP_BYTES,
+                only=None if targets is None else set(targets),
+            )
+            for key, offset in shipped.offsets.items():
+                self._shipped[key] = max(offset, self._shipped.get(key, 0))
+            for key in shipped.finished:
+                self._shipped[key] = 1 << 62  # all of it, and the file is gone
+            return shipped.batches + len(shipped.finished)
+
+    def _ship_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(SHIP_EVERY_S):
+            try:
+                self._ship()
+            except Exception as exc:  # the server is down, say: keep the journals, retry
+                if not self._failing and not _threads.exiting():
+                    logger.error(
+                        "workbench could not ship journals to %s; retrying: %s", self.location, exc
+                    )
+                self._failing = True
+                with contextlib.suppress(Exception):
+                    if self._ship_con is not None:
+                        self._ship_con.close()
+            else:
+                if self._failing:
+                    logger.warning("workbench ships journals to %s again.", self.location)
+                self._failing = False
+
+    # -- reads ---------------------------------------------------------------------------------
+    def _read(self, op: str, *args: Any) -> Any:
+        """Run the read ``op`` on the server, after this process's own journals are shipped."""
+        if not self.read_only:
+            self._ship_own()
+        with self._transaction() as session:
+            return _ops.READS[op](session, *args)
+
+    def _ship_own(self) -> None:
+        """Ship what this process logged and the server has not seen (it reads its writes)."""
+        own = self.spool.own_targets()
+        if any(self._shipped.get(key, 0) < size for key, size in own.items()):
+            with contextlib.suppress(Exception):  # the server is down: read what is there
+                self._ship(own)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """The session, in a transaction of its own (committed on success). Typed ``Any``: it
+        stands in for the DuckDB connection the shared SQL modules are written against."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"The team store {self.location} is closed.")
+            with self._con.transaction():
+                yield self._session
+
+    def sql(self, query: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """One SELECT in PostgreSQL's dialect (``$name`` parameters, and the DuckDB functions
+        of the documented examples translated as for workbench's own queries), run in a
+        read-only transaction that is rolled back."""
+        import psycopg
+
+        if not self.read_only:
+            self._ship_own()
+        with self._lock:
+            try:
+                with self._con.transaction() as transaction:
+                    self._con.execute("SET TRANSACTION READ ONLY")
+                    cursor = self._con.cursor()  # server-side binding: exactly one statement
+                    cursor.execute(translate(query), dict(parameters or {}))
+                    if cursor.description is None:
+                        raise psycopg.ProgrammingError("the statement returns no rows")
+                    frame = PgResult(cursor).df()
+                    raise psycopg.Rollback(transaction)
+            except (psycopg.Error, KeyError) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise InvalidParameterError(
+                    f"workbench.sql runs exactly one read-only SELECT; this query failed: "
+                    f"{reason}. Query the views {', '.join(PUBLIC_VIEWS)}."
+                ) from None
+        return frame
+
+    def doctor(self) -> StoreHealth:
+        journals = self.spool.journals()
+        return StoreHealth(
+            location=self.location,
+            read_only=self.read_only,
+            journals=len(journals),
+            journal_bytes=sum(self.spool.pending_bytes(p, 0) for p in journals),
+            damage=(),
+        )
+
+    # -- changes -------------------------------------------------------------------------------
+    def _change(
+        self, change: Callable[..., Any], *args: Any, lock: tuple[int, str] | None = None
+    ) -> Any:
+        """``change(session, *args)`` in one transaction, after this process's own journals
+        are shipped; ``lock`` is taken as an advisory lock for the transaction, so a change
+        on another machine waits for it (the shipper creates experiments under the same)."""
+        if self.read_only:
+            raise ReadOnlyStoreError(self._read_only_reason("change it"))
+        self._ship_own()
+        with self._transaction() as session:
+            if lock is not None:
+                kind, name = lock
+                session.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($n, $k))", {"n": name, "k": kind}
+                )
+            return change(session, *args)
+
+    # -- life ------------------------------------------------------------------------------------
+    def _read_only_reason(self, action: str) -> str:
+        return (
+            f"The team store {self.location} is open read-only, so workbench cannot {action}. "
+            "Connect with a role that may write (and without read_only=True)."
+        )
+
+    def close(self) -> None:
+        """Stop shipping (what is left stays in the journals for the next process), close."""
+        if self._closed:
+            return
+        if self._shipper is not None:
+            self._shipper.stop()
+            self._shipper = None
+        with contextlib.suppress(Exception):
+            self.sync(block=False)  # this process's own journals, if the server answers
+        with self._lock:
+            self._closed = True
+            for con in (self._con, self._ship_con):
+                if con is not None:
+                    with contextlib.suppress(Exception):
+                        con.close()
+
+
+def _close_at_exit(ref: weakref.ref[PostgresStore]) -> None:
+    store = ref()
+    if store is not None:
+        with contextlib.suppress(Exception):
+            store.close()
