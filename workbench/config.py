@@ -3,13 +3,14 @@
 Store location, first match wins (:func:`workbench.store.resolve_store_location`):
 
 1. ``workbench.set_store(path_or_store)`` in this process;
-2. the ``WORKBENCH_STORE`` environment variable (a folder, or a ``.duckdb`` file, or ``:memory:``);
+2. the ``WORKBENCH_STORE`` environment variable (a folder, a ``.duckdb`` file, ``:memory:``, or
+   a team store's ``postgresql://`` URL);
 3. the nearest ``.workbench/`` folder in the working directory or its parents, up to the root of
    the enclosing git repository (so notebooks in sub-folders share the project's store);
 4. a new ``.workbench/`` folder in the working directory (MLflow's convention of keeping runs next
    to where the user works).
 
-This module holds rules 2-4 (:func:`default_store_location`) and :func:`local_location`, which
+This module holds rules 2-4 (:func:`default_store_location`) and :func:`store_location`, which
 tells a store's path from a URL; the process-wide choice of rule 1 lives with the stores, in
 :mod:`workbench.store`. It sits at the bottom of the package and imports no store.
 
@@ -38,7 +39,7 @@ def default_store_location(start: Path | None = None) -> str:
     """The store location when no ``set_store`` is in force: rules 2-4 above."""
     env = os.environ.get("WORKBENCH_STORE", "").strip()
     if env:
-        return local_location(env, given_as="WORKBENCH_STORE")
+        return store_location(env, given_as="WORKBENCH_STORE")
     cwd = (start or Path.cwd()).resolve()
     for folder in (cwd, *cwd.parents):
         if (folder / STORE_DIR_NAME).is_dir():
@@ -80,13 +81,41 @@ def flush_interval() -> float:
 
 
 # -- telling a store's path from a store's URL ----------------------------------------------------
-# A store is named by a folder path, a path to its ``.duckdb`` file, ``":memory:"`` or a
-# ``file://`` URL. Anything else that looks like a URL (``scheme://...``) is refused here, before
-# anything is created: ``set_store("postgresql://host/db")`` must not quietly make a folder named
-# ``postgresql:`` and log into it while the user believes they are on a server.
+# A store is named by a folder path, a path to its ``.duckdb`` file, ``":memory:"``, a ``file://``
+# URL, or a ``postgresql://`` URL (the team store). Anything else that looks like a URL
+# (``scheme://...``) is refused here, before anything is created: ``set_store("s3://bucket/x")``
+# must not quietly make a folder named ``s3:`` and log into it while the user believes they
+# are on a server.
 
-FORMS = "a folder path, a path ending in .duckdb, ':memory:', or a file:// URL"
+FORMS = (
+    "a folder path, a path ending in .duckdb, ':memory:', a file:// URL, or "
+    "postgresql://USER@HOST:PORT/DATABASE for a team store"
+)
+TEAM_SCHEMES = ("postgresql", "postgres")
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://")
+
+
+def is_team_url(value: str | os.PathLike[str]) -> bool:
+    """Whether ``value`` names a team store (``postgresql://`` or ``postgres://``)."""
+    match = _URL.match(os.fspath(value).strip())
+    return match is not None and match["scheme"].lower() in TEAM_SCHEMES
+
+
+def store_location(value: str | os.PathLike[str], *, given_as: str) -> str:
+    """The store that ``value`` names: a local location (see :func:`local_location`) or a
+    team store's ``postgresql://`` URL (returned as given; the password, if any, is only
+    ever shown redacted)."""
+    text = os.fspath(value).strip()
+    if is_team_url(text):
+        parsed = urllib.parse.urlparse(text)
+        if not parsed.path.strip("/"):
+            raise InvalidParameterError(
+                f"{given_as} is {_redacted(parsed)!r}: a PostgreSQL URL needs the database, "
+                "as in postgresql://USER@HOST:5432/DATABASE (the password in PGPASSWORD or "
+                "~/.pgpass). Nothing was created or written."
+            )
+        return text
+    return local_location(text, given_as=given_as)
 
 
 def local_location(value: str | os.PathLike[str], *, given_as: str) -> str:

@@ -1,25 +1,64 @@
-"""A store is named by a path (or ``:memory:``, or a file:// URL); any other URL is refused
-before anything is created (it used to become a folder named ``postgresql:``)."""
+"""A store is named by a path (or ``:memory:``, or a file:// URL), or a team store's
+postgresql:// URL; any other URL is refused before anything is created (a PostgreSQL URL used
+to become a folder named ``postgresql:``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from _postgres import PostgresServer
 
 import workbench as wb
 from workbench.cli import main
 
-URL = "postgresql://alice:s3cret@db.example:5432/workbench"
+URL = "s3://alice:s3cret@bucket.example/workbench"
+UNREACHABLE = "postgresql://alice:s3cret@127.0.0.1:1/workbench"  # nothing listens on port 1
 
 
 def test_set_store_refuses_a_url_it_cannot_open(tmp_path: Path) -> None:
     with pytest.raises(wb.InvalidParameterError) as raised:
         wb.set_store(URL)
     message = str(raised.value)
-    assert "postgresql:// URL" in message and "a folder path" in message and ":memory:" in message
-    assert "s3cret" not in message and "alice:***@db.example" in message
+    assert "s3:// URL" in message and "a folder path" in message and ":memory:" in message
+    assert "postgresql://USER@HOST:PORT/DATABASE" in message  # the forms it does take
+    assert "s3cret" not in message and "alice:***@bucket.example" in message
     assert list(tmp_path.iterdir()) == []  # the working directory: nothing created
+
+
+def test_a_postgresql_url_names_the_team_store_and_nothing_local_is_created(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(wb.InvalidParameterError, match="needs the database"):
+        wb.set_store("postgresql://alice@db.example:5432")
+    wb.set_store(UNREACHABLE)  # accepted: it is a store's name; connecting is what fails
+    try:
+        with pytest.raises(wb.StoreError, match="Could not connect to the team store") as raised:
+            wb.search_runs()
+        assert "s3cret" not in str(raised.value) and "alice:***@127.0.0.1:1" in str(raised.value)
+    finally:
+        wb.set_store(None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_runs_logged_through_a_postgresql_url_are_read_back_by_the_api_and_the_cli(
+    postgres: PostgresServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = postgres.url(postgres.new_database())
+    monkeypatch.setenv("WORKBENCH_STORE", url)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the machine's journals
+    with wb.start_run("team", "first") as run:
+        run.log_params({"lr": 0.1})
+        run.log_metric("loss", 0.5)
+    found = wb.search_runs("team", filter="params.lr > 0.05")
+    assert list(found["run_id"]) == [run.run_id] and found["metrics.loss"].iloc[0] == 0.5
+    assert wb.connect().store.location == url
+    assert main(["--store", url, "runs", "list", "--experiment", "team"]) == 0
+    assert run.run_id[:8] in capsys.readouterr().out
+    assert not (tmp_path / ".workbench").exists()
 
 
 def test_the_environment_variable_is_checked_the_same_way(
@@ -49,5 +88,8 @@ def test_the_command_line_says_so_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--store", URL, "runs", "list"]) == 2
-    assert "--store is" in (err := capsys.readouterr().err) and "postgresql:// URL" in err
+    assert "--store is" in (err := capsys.readouterr().err) and "s3:// URL" in err
+    assert main(["--store", UNREACHABLE, "runs", "list"]) == 2
+    assert "Could not connect to the team store" in (err := capsys.readouterr().err)
+    assert "s3cret" not in err
     assert list(tmp_path.iterdir()) == []

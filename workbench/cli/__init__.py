@@ -24,7 +24,7 @@ from workbench.cli import (
     sweeps,
     tracking,
 )
-from workbench.store import local_location
+from workbench.store import store_location
 
 COMMAND_MODULES = [
     tracking,
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], Any] = args.handler
     try:
         if args.store:
-            wb.set_store(local_location(args.store, given_as="--store"))
+            wb.set_store(store_location(args.store, given_as="--store"))
         code = handler(args)
     except wb.WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from workbench._validation import fail
-from workbench.config import default_store_location, local_location
+from workbench.config import default_store_location, is_team_url, local_location, store_location
 from workbench.store.artifacts import ArtifactStore
 from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, Store, StoreHealth
 from workbench.store.batch import Batch
@@ -30,6 +30,7 @@ __all__ = [
     "local_location",
     "resolve_store_location",
     "set_store",
+    "store_location",
 ]
 
 _store_override: str | Store | None = None
@@ -41,15 +42,16 @@ def set_store(store: str | os.PathLike[str] | Store | None) -> None:
     Parameters
     ----------
     store
-        A folder (created if missing), a ``.duckdb`` file path, ``":memory:"``, or a ``Store``.
+        A folder (created if missing), a ``.duckdb`` file path, ``":memory:"``, a team store's
+        ``postgresql://USER@HOST:PORT/DATABASE`` URL, or a ``Store``.
     """
     global _store_override
     if store is None or isinstance(store, Store):
         _store_override = store
     elif isinstance(store, (str, os.PathLike)) and str(store).strip():
-        _store_override = local_location(store, given_as="set_store(store)")
+        _store_override = store_location(store, given_as="set_store(store)")
     else:
-        raise fail("store", "set_store", "a folder path, ':memory:' or a Store", store)
+        raise fail("store", "set_store", "a folder path, ':memory:', a URL or a Store", store)
 
 
 def resolve_store_location(start: Path | None = None) -> str | Store:
@@ -67,13 +69,19 @@ def get_store(store: str | os.PathLike[str] | Store | None = None) -> Store:
     Parameters
     ----------
     store
-        A ``Store`` (returned as is), a folder or ``.duckdb`` path, ``":memory:"``, or ``None``
-        for the location resolved by :func:`resolve_store_location`.
+        A ``Store`` (returned as is), a folder or ``.duckdb`` path, ``":memory:"``, a team
+        store's ``postgresql://`` URL, or ``None`` for the location resolved by
+        :func:`resolve_store_location`.
     """
     if store is None:
         store = resolve_store_location()
     if isinstance(store, Store):
         return store
     if isinstance(store, (str, os.PathLike)) and str(store).strip():
-        return DuckDBStore(local_location(store, given_as="store"))
-    raise fail("store", "get_store", "a folder path, ':memory:' or a Store", store)
+        location = store_location(store, given_as="store")
+        if is_team_url(location):
+            from workbench.store.postgres import PostgresStore  # needs psycopg: import on use
+
+            return PostgresStore(location)
+        return DuckDBStore(location)
+    raise fail("store", "get_store", "a folder path, ':memory:', a URL or a Store", store)

@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from workbench._version import __version__
-from workbench.config import redact_url
+from workbench.config import is_team_url, redact_url
 from workbench.exceptions import (
     InvalidParameterError,
     NotAWorkbenchStoreError,
@@ -31,7 +31,6 @@ from workbench.store._schema import MIGRATIONS, SCHEMA_VERSION
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMES = ("postgresql", "postgres")
 # pg_advisory_xact_lock key for creating or migrating the schema ("wb-schema" as an int64).
 SCHEMA_LOCK = int.from_bytes(b"wb-schema", "big") & (1 << 63) - 1
 CONNECT_TIMEOUT_S = 10
@@ -62,14 +61,9 @@ def postgres_statement(statement: str) -> str:
     return statement
 
 
-def is_postgres_url(text: str) -> bool:
-    """Whether ``text`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
-    return text.split("://", 1)[0].lower() in SCHEMES and "://" in text
-
-
 def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> psycopg.Connection[Any]:
     """A connection to the database ``url`` names, or a ``StoreError`` that says what to do."""
-    if not isinstance(url, str) or not is_postgres_url(url):
+    if not isinstance(url, str) or not is_team_url(url):
         raise InvalidParameterError(
             f"{redact_url(str(url))!r} is not a PostgreSQL URL. Use "
             "postgresql://USER@HOST:PORT/DATABASE (the password in PGPASSWORD or ~/.pgpass)."

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import _validation as v
-from workbench.config import flush_interval, local_location
+from workbench.config import flush_interval, is_team_url, store_location
 from workbench.exceptions import ArtifactNotFoundError, ConflictError, ReadOnlyStoreError
 from workbench.store import RunSearch, Store, StoreHealth, get_store, resolve_store_location
 from workbench.tracking import context as run_context
@@ -542,8 +542,9 @@ def client_for(store: Store | str | os.PathLike[str] | None = None) -> TrackingC
     if isinstance(target, Store):
         key = f"store:{id(target)}"
     elif isinstance(target, (str, os.PathLike)) and str(target).strip():
-        key = target = local_location(target, given_as="connect(store)")
-        key = key if key == ":memory:" else str(Path(key).expanduser().absolute())
+        key = target = store_location(target, given_as="connect(store)")
+        if key != ":memory:" and not is_team_url(key):
+            key = str(Path(key).expanduser().absolute())
     else:
         raise v.fail("store", "connect", "a folder path, ':memory:' or a Store", store)
     with _clients_lock:
