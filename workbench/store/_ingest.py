@@ -248,6 +248,14 @@ def _damaged_processes(con: duckdb.DuckDBPyConnection) -> set[tuple[str, int]]:
     }
 
 
+def killed_error(host: str, pid: int) -> str:
+    """The error of a run whose process died without ending it."""
+    return (
+        f"The process that ran it (pid {pid} on {host}) stopped without ending the run: it "
+        "was killed or crashed."
+    )
+
+
 def reap_dead_runs(con: duckdb.DuckDBPyConnection, heartbeats: Path | None) -> int:
     """Mark ``running`` runs whose owning process is gone as ``killed``; return how many.
 
@@ -285,11 +293,7 @@ def reap_dead_runs(con: duckdb.DuckDBPyConnection, heartbeats: Path | None) -> i
                 "spool/corrupt/; `workbench doctor` lists them).",
             )
         else:
-            status, error = (
-                "killed",
-                f"The process that ran it (pid {pid} on {host}) stopped without ending the "
-                "run: it was killed or crashed.",
-            )
+            status, error = "killed", killed_error(host, pid)
         dead.append((run_id, status, end, error))
     if dead:
         con.executemany(

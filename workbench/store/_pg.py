@@ -46,11 +46,18 @@ _TRANSLATIONS = (
 
 # Functions the local store's queries need that PostgreSQL lacks (DuckDB's TRY_CAST, which
 # gives NULL where a cast fails). Created with the schema; CREATE OR REPLACE keeps them current.
-SUPPORT = tuple(
-    f"""CREATE OR REPLACE FUNCTION wb_try_{name}(v TEXT) RETURNS {sql_type}
-        LANGUAGE plpgsql IMMUTABLE AS $$
-        BEGIN RETURN v::{sql_type}; EXCEPTION WHEN others THEN RETURN NULL; END $$"""
-    for name, sql_type in (("double", "DOUBLE PRECISION"), ("bigint", "BIGINT"))
+SUPPORT = (
+    *(
+        f"""CREATE OR REPLACE FUNCTION wb_try_{name}(v TEXT) RETURNS {sql_type}
+            LANGUAGE plpgsql IMMUTABLE AS $$
+            BEGIN RETURN v::{sql_type}; EXCEPTION WHEN others THEN RETURN NULL; END $$"""
+        for name, sql_type in (("double", "DOUBLE PRECISION"), ("bigint", "BIGINT"))
+    ),
+    # Liveness across machines (_pg_live): when each logging process was last heard of, by
+    # the server's clock (machines' clocks may disagree).
+    """CREATE TABLE IF NOT EXISTS wb_heartbeats (
+        proc_id VARCHAR PRIMARY KEY, host VARCHAR NOT NULL, pid BIGINT NOT NULL,
+        last_seen TIMESTAMP NOT NULL)""",
 )
 
 

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -32,7 +33,7 @@ from workbench.exceptions import (
     ReadOnlyStoreError,
     StoreError,
 )
-from workbench.store import _ops, _pg, _pg_ingest
+from workbench.store import _ops, _pg, _pg_ingest, _pg_live
 from workbench.store._pg_sql import PgResult, PgSession, translate
 from workbench.store._schema import PUBLIC_VIEWS
 from workbench.store._spool import Spool
@@ -101,6 +102,8 @@ class PostgresStore(SqlStore):
         self._shipper: _threads.Worker | None = None
         self._failing = False
         self._closed = False
+        self._beating: dict[str, ProcessInfo] = {}  # this process's, while it runs runs
+        self._beat_at = self._reaped_at = float("-inf")
         _threads.at_exit(functools.partial(_close_at_exit, weakref.ref(self)), _threads.FILES)
 
     # -- writes --------------------------------------------------------------------------------
@@ -124,12 +127,19 @@ class PostgresStore(SqlStore):
                 return False  # a journal another process ships right now, or damage: later
 
     def heartbeat(self, process: ProcessInfo) -> None:
-        """Liveness across machines is not kept yet (see docs/team-store.md)."""
+        """Note that ``process`` is alive; the shipper tells the server (``_pg_live``), so a
+        logging call never waits on the network for it."""
+        self._beating[process.proc_id] = process
 
     def retire(self, process: ProcessInfo) -> None:
+        """This process is done writing: ship its journal, remove its heartbeat."""
+        self._beating.pop(process.proc_id, None)
         if not self.read_only:
             self.spool.close()
             self.sync(block=False)
+            with contextlib.suppress(Exception), self._shipping:  # the server is down: it
+                if self._ship_con is not None and not self._closed:  # times out, harmlessly
+                    _pg_live.forget(self._ship_con, [process.proc_id])
 
     @property
     def artifacts(self) -> ArtifactStore:
@@ -159,10 +169,25 @@ class PostgresStore(SqlStore):
                 self._shipped[key] = 1 << 62  # all of it, and the file is gone
             return shipped.batches + len(shipped.finished)
 
+    def _keep_alive(self) -> None:
+        """Every few seconds: this process's heartbeats to the server, and dead processes'
+        runs marked ``killed`` (``_pg_live``)."""
+        now = time.monotonic()
+        with self._shipping:
+            if self._ship_con is None or self._closed:
+                return
+            if now - self._beat_at > _pg_live.BEAT_EVERY_S:
+                _pg_live.beat(self._ship_con, list(self._beating.values()))
+                self._beat_at = now
+            if now - self._reaped_at > _pg_live.REAP_EVERY_S:
+                _pg_live.reap(self._ship_con)
+                self._reaped_at = now
+
     def _ship_loop(self, stop: threading.Event) -> None:
         while not stop.wait(SHIP_EVERY_S):
             try:
                 self._ship()
+                self._keep_alive()
             except Exception as exc:  # the server is down, say: keep the journals, retry
                 if not self._failing and not _threads.exiting():
                     logger.error(
