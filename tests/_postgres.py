@@ -105,11 +105,19 @@ class PostgresServer:
             con.execute(f'CREATE DATABASE "{name}"')
         return name
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server at once, as a crash or an outage would (``resume`` brings it back)."""
         assert self.pg_ctl is not None
         subprocess.run(
             [*self.as_postgres, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
             capture_output=True,
             timeout=60,
         )
+
+    def resume(self) -> None:
+        """Start the halted server again (it recovers from its write-ahead log)."""
+        self._run(*self._start_command())
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)

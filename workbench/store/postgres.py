@@ -22,9 +22,9 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench import _threads
 from workbench.config import redact_url
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from workbench.store.batch import Batch
 
 logger = logging.getLogger("workbench.store")
+T = TypeVar("T")
 
 SHIP_EVERY_S = 0.25  # how often the shipper looks for new journal bytes
 SHIP_BYTES = 8 << 20  # the most one journal transaction ships
@@ -207,8 +208,12 @@ class PostgresStore(SqlStore):
         """Run the read ``op`` on the server, after this process's own journals are shipped."""
         if not self.read_only:
             self._ship_own()
-        with self._transaction() as session:
-            return _ops.READS[op](session, *args)
+
+        def read() -> Any:
+            with self._con.transaction():
+                return _ops.READS[op](self._session, *args)
+
+        return self._on_server(read, retry=True)
 
     def _ship_own(self) -> None:
         """Ship what this process logged and the server has not seen (it reads its writes)."""
@@ -217,15 +222,38 @@ class PostgresStore(SqlStore):
             with contextlib.suppress(Exception):  # the server is down: read what is there
                 self._ship(own)
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """The session, in a transaction of its own (committed on success). Typed ``Any``: it
-        stands in for the DuckDB connection the shared SQL modules are written against."""
-        with self._lock:
-            if self._closed:
-                raise StoreError(f"The team store {self.location} is closed.")
-            with self._con.transaction():
-                yield self._session
+    def _on_server(self, work: Callable[[], T], *, retry: bool) -> T:
+        """``work()`` on this process's connection to the server (one thread at a time). A
+        connection the server dropped (a restart, an outage) is opened again; a read that
+        found it dropped is run again once. ``StoreError`` while the server is unreachable
+        (logging goes on meanwhile: it only needs the journal)."""
+        import psycopg
+
+        for attempt in (1, 2):
+            with self._lock:
+                if self._closed:
+                    raise StoreError(f"The team store {self.location} is closed.")
+                if self._con.closed or self._con.broken:
+                    self._reconnect()
+                try:
+                    return work()
+                except psycopg.OperationalError as exc:
+                    if not (self._con.closed or self._con.broken):
+                        raise  # the statement failed, not the connection
+                    if attempt == 2 or not retry:
+                        reason = _first_line(exc)
+                        raise StoreError(
+                            f"The team store {self.location} stopped answering ({reason}). "
+                            "What this process logs is kept in its journal and shipped when the "
+                            "server is back; retry the read then."
+                        ) from None
+        raise AssertionError("unreachable")
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(Exception):
+            self._con.close()
+        self._con = _pg.connect(self._url)
+        self._session = PgSession(self._con)
 
     def sql(self, query: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """One SELECT in PostgreSQL's dialect (``$name`` parameters, and the DuckDB functions
@@ -235,7 +263,8 @@ class PostgresStore(SqlStore):
 
         if not self.read_only:
             self._ship_own()
-        with self._lock:
+
+        def select() -> pd.DataFrame:
             try:
                 with self._con.transaction() as transaction:
                     self._con.execute("SET TRANSACTION READ ONLY")
@@ -246,12 +275,15 @@ class PostgresStore(SqlStore):
                     frame = PgResult(cursor).df()
                     raise psycopg.Rollback(transaction)
             except (psycopg.Error, KeyError) as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                if self._con.closed or self._con.broken:
+                    raise  # the connection failed, not the query: _on_server says so
                 raise InvalidParameterError(
                     f"workbench.sql runs exactly one read-only SELECT; this query failed: "
-                    f"{reason}. Query the views {', '.join(PUBLIC_VIEWS)}."
+                    f"{_first_line(exc)}. Query the views {', '.join(PUBLIC_VIEWS)}."
                 ) from None
-        return frame
+            return frame
+
+        return self._on_server(select, retry=True)
 
     def doctor(self) -> StoreHealth:
         journals = self.spool.journals()
@@ -273,13 +305,18 @@ class PostgresStore(SqlStore):
         if self.read_only:
             raise ReadOnlyStoreError(self._read_only_reason("change it"))
         self._ship_own()
-        with self._transaction() as session:
-            if lock is not None:
-                kind, name = lock
-                session.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended($n, $k))", {"n": name, "k": kind}
-                )
-            return change(session, *args)
+
+        def apply() -> Any:
+            with self._con.transaction():
+                if lock is not None:
+                    kind, name = lock
+                    self._session.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended($n, $k))",
+                        {"n": name, "k": kind},
+                    )
+                return change(self._session, *args)
+
+        return self._on_server(apply, retry=False)  # not twice: it may have been applied
 
     # -- life ------------------------------------------------------------------------------------
     def _read_only_reason(self, action: str) -> str:
@@ -303,6 +340,11 @@ class PostgresStore(SqlStore):
                 if con is not None:
                     with contextlib.suppress(Exception):
                         con.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _close_at_exit(ref: weakref.ref[PostgresStore]) -> None:
