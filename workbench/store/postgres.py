@@ -52,6 +52,9 @@ T = TypeVar("T")
 
 SHIP_EVERY_S = 0.25  # how often the shipper looks for new journal bytes
 SHIP_BYTES = 8 << 20  # the most one journal transaction ships
+SHIP_POLL_S = 0.02  # how often sync() looks again at a journal another process ships
+SYNC_WAIT_S = 60.0  # how long sync() waits for journals other processes ship
+ALL_SHIPPED = 1 << 62  # the offset of a journal shipped to its end
 
 
 def local_folder(url: str) -> Path:
@@ -120,12 +123,42 @@ class PostgresStore(SqlStore):
         if self.read_only:
             return True
         targets = self._targets(own=not block)
+        deadline = time.monotonic() + SYNC_WAIT_S
         while True:
             progress = self._ship(targets)
-            if all(self._shipped.get(key, 0) >= size for key, size in targets.items()):
+            if self._reached(targets):
                 return True
-            if not progress:
-                return False  # a journal another process ships right now, or damage: later
+            if not progress:  # another process ships it right now, or it is damaged
+                self._learn_offsets(targets)
+                if self._reached(targets):
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(SHIP_POLL_S)
+
+    def _reached(self, targets: Mapping[str, int]) -> bool:
+        return all(self._shipped.get(key, 0) >= size for key, size in targets.items())
+
+    def _learn_offsets(self, targets: Mapping[str, int]) -> None:
+        """What other processes shipped of ``targets``: the server's offsets (a journal
+        shipped to its end and removed counts as all shipped)."""
+        with self._shipping:
+            if self._ship_con is None or self._closed:
+                return
+            with self._ship_con.transaction():
+                rows = dict(
+                    self._ship_con.execute(
+                        'SELECT journal, "offset" FROM wb_spool_offsets WHERE journal = ANY(%s)',
+                        (list(targets),),
+                    ).fetchall()
+                )
+        present = {Spool.key(p) for p in self.spool.journals()}
+        for key in targets:
+            offset = rows.get(key)
+            if offset == _pg_ingest.DONE or (offset is None and key not in present):
+                offset = ALL_SHIPPED
+            if offset is not None:
+                self._shipped[key] = max(int(offset), self._shipped.get(key, 0))
 
     def heartbeat(self, process: ProcessInfo) -> None:
         """Note that ``process`` is alive; the shipper tells the server (``_pg_live``), so a
@@ -137,7 +170,8 @@ class PostgresStore(SqlStore):
         self._beating.pop(process.proc_id, None)
         if not self.read_only:
             self.spool.close()
-            self.sync(block=False)
+            with contextlib.suppress(Exception):  # the server is down: the next process ships it
+                self.sync(block=False)
             with contextlib.suppress(Exception), self._shipping:  # the server is down: it
                 if self._ship_con is not None and not self._closed:  # times out, harmlessly
                     _pg_live.forget(self._ship_con, [process.proc_id])
@@ -167,7 +201,7 @@ class PostgresStore(SqlStore):
             for key, offset in shipped.offsets.items():
                 self._shipped[key] = max(offset, self._shipped.get(key, 0))
             for key in shipped.finished:
-                self._shipped[key] = 1 << 62  # all of it, and the file is gone
+                self._shipped[key] = ALL_SHIPPED  # and the file is gone
             return shipped.batches + len(shipped.finished)
 
     def _keep_alive(self) -> None:
