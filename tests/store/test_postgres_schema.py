@@ -65,7 +65,9 @@ def test_a_fresh_database_gets_the_local_stores_views_column_for_column(
                 "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
             ).fetchall()
         )
-    assert pg == duck  # every table and documented view, with the same columns in order
+    # every table and documented view, with the same columns in order, and the team's own
+    assert {k: v for k, v in pg.items() if k not in _pg.TEAM_TABLES} == duck
+    assert set(pg) - set(duck) == set(_pg.TEAM_TABLES)
 
 
 def _start_store(url: str, start_at: float, results: Any) -> None:

@@ -54,11 +54,16 @@ SUPPORT = (
         for name, sql_type in (("double", "DOUBLE PRECISION"), ("bigint", "BIGINT"))
     ),
     # Liveness across machines (_pg_live): when each logging process was last heard of, by
-    # the server's clock (machines' clocks may disagree).
+    # the server's clock (machines' clocks may disagree). A table of the team store only
+    # (TEAM_TABLES): a local store knows its processes by pid.
     """CREATE TABLE IF NOT EXISTS wb_heartbeats (
         proc_id VARCHAR PRIMARY KEY, host VARCHAR NOT NULL, pid BIGINT NOT NULL,
         last_seen TIMESTAMP NOT NULL)""",
 )
+
+
+#: Tables the team store has beside the local store's (see SUPPORT).
+TEAM_TABLES = ("wb_heartbeats",)
 
 
 def postgres_statement(statement: str) -> str:
