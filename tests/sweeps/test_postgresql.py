@@ -43,3 +43,25 @@ def test_two_workers_on_postgresql(store_dir: Path, postgres_url: str) -> None:
     assert listed["storage"] == postgres_url and listed["status"] == "finished"
     with pytest.raises(wb.NotFoundError, match="No sweep named 'nope'"):
         load_sweep("nope", storage=postgres_url)
+
+
+def test_on_a_team_store_the_study_lives_in_the_stores_database(
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = postgres.url(postgres.new_database())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    wb.set_store(url)
+    try:
+        s = sweep(busy, n_trials=20, name="team", n_workers=2, progress=False)
+        assert s.counts()["complete"] == 20
+        assert_tracked_once(s)
+        assert s.storage_label.startswith("postgresql+psycopg://")  # not a local journal
+        assert not list((tmp_path / "cache").rglob("optuna/*.journal"))  # no study journal here
+        # Any process of the store (another machine) finds the study without naming it.
+        assert load_sweep("team").counts()["complete"] == 20
+        tables = wb.sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_name = 'trials'"
+        )
+        assert len(tables) == 1  # Optuna's tables, in the store's database
+    finally:
+        wb.set_store(None)

@@ -177,6 +177,12 @@ class PostgresStore(SqlStore):
                     _pg_live.forget(self._ship_con, [process.proc_id])
 
     @property
+    def sqlalchemy_url(self) -> str:
+        """The database as a SQLAlchemy URL (psycopg 3 driver), for tools beside workbench:
+        sweeps keep their Optuna study in it by default."""
+        return "postgresql+psycopg://" + self._url.split("://", 1)[1]
+
+    @property
     def artifacts(self) -> ArtifactStore:
         return self._artifacts
 

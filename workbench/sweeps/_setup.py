@@ -99,7 +99,8 @@ def open_sweep(options: SweepOptions, client: TrackingClient, storage: Any) -> O
     """Create or load the sweep described by ``options``; see the module docstring."""
     root: Path | None = getattr(client.store, "root", None)
     name = options.name or generated_name()
-    choice = resolve_storage(storage, root, name)
+    shared = getattr(client.store, "sqlalchemy_url", None)  # a team store: its database
+    choice = resolve_storage(storage, root, name, shared=shared)
     with _setup_lock(root, name):
         study_id = _study_id(choice.storage, name)
         if study_id is None:

@@ -19,6 +19,8 @@ differs from Optuna's own file backend in three measured ways (see docs/sweeps.m
   user attributes, in the same record: a process killed right after creating a trial leaves
   a RUNNING trial that is known to be stale, not an ownerless one (:class:`OwnedJournalStorage`).
 
+With a team store (PostgreSQL), the default is the store's own database instead (Optuna's
+tables beside workbench's), so ``workbench sweep worker NAME`` on any machine joins the study.
 A storage URL (``postgresql+psycopg2://...``, ``mysql://...``, ``sqlite:///...``) gives an
 :class:`~optuna.storages.RDBStorage` with Optuna's heartbeat on (a crashed worker's trials are
 failed by the others), and ``grpc://host:port`` Optuna's gRPC storage proxy: both reach one
@@ -235,9 +237,17 @@ class StorageChoice:
 
 
 def resolve_storage(
-    storage: Any, root: Path | None, name: str, *, caller: str = "workbench.sweep"
+    storage: Any,
+    root: Path | None,
+    name: str,
+    *,
+    caller: str = "workbench.sweep",
+    shared: str | None = None,
 ) -> StorageChoice:
-    """Turn the ``storage`` argument into an Optuna storage."""
+    """Turn the ``storage`` argument into an Optuna storage. ``shared``: the database URL of a
+    team store, the default then (every worker on every machine reaches the same study)."""
+    if storage is None and shared is not None:
+        return StorageChoice(_rdb(shared, caller), redact(shared), False)
     if storage is None:
         if root is None:
             raise v.fail(

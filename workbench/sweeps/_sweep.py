@@ -378,7 +378,8 @@ def load_sweep(
     v.check_name(name, caller, name="name")
     wb = resolve_client(client, caller)
     root = getattr(wb.store, "root", None)
-    choice = resolve_storage(storage, root, name, caller=caller)
+    shared = getattr(wb.store, "sqlalchemy_url", None)  # a team store: its database
+    choice = resolve_storage(storage, root, name, caller=caller, shared=shared)
     try:
         study = optuna.load_study(study_name=name, storage=choice.storage)
     except KeyError:
