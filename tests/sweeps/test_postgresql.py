@@ -64,4 +64,5 @@ def test_on_a_team_store_the_study_lives_in_the_stores_database(
         )
         assert len(tables) == 1  # Optuna's tables, in the store's database
     finally:
+        wb.connect().close()  # the team store's connections, not left to the garbage collector
         wb.set_store(None)

@@ -46,6 +46,7 @@ from optuna.storages import BaseStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from workbench import _threads
 from workbench import _validation as v
 from workbench.sweeps._trial import OWNER_ATTR, owner_token
 
@@ -282,7 +283,32 @@ def resolve_storage(
     )
 
 
+_RDB_STORAGES: dict[tuple[int, str], BaseStorage] = {}  # (pid, url) -> storage
+
+
 def _rdb(url: str, caller: str) -> BaseStorage:
+    """The process's RDB storage of ``url``: one per database, so sweeps and loads share its
+    connection pool (a storage per call left pools to the garbage collector), disposed of at
+    exit; a forked child makes its own."""
+    key = (os.getpid(), url)
+    storage = _RDB_STORAGES.get(key)
+    if storage is None:
+        storage = _RDB_STORAGES[key] = _new_rdb(url, caller)
+    return storage
+
+
+def _dispose_rdb_storages() -> None:
+    for (pid, _), storage in list(_RDB_STORAGES.items()):
+        engine = getattr(storage, "engine", None)
+        if pid == os.getpid() and engine is not None:
+            engine.dispose()
+    _RDB_STORAGES.clear()
+
+
+_threads.at_exit(_dispose_rdb_storages, _threads.FILES)
+
+
+def _new_rdb(url: str, caller: str) -> BaseStorage:
     try:
         # The heartbeat is how RDB storages fail the trials of a crashed worker (on any
         # machine); Optuna labels the argument experimental, and we rely on it deliberately.
