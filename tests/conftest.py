@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from _postgres import PostgresServer, PostgresUnavailable
+from _postgres import PostgresServer, running_server
 
 import workbench
 
@@ -19,15 +19,8 @@ import workbench
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One throw-away PostgreSQL server for the session (skips if PostgreSQL is missing)."""
-    try:
-        server = PostgresServer()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    server.start()
-    try:
+    with running_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

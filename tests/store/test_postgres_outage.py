@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from _postgres import PostgresServer, PostgresUnavailable
+from _postgres import PostgresServer, running_server
 
 import workbench as wb
 from workbench.store.postgres import PostgresStore
@@ -30,15 +30,8 @@ CATCH_UP_BOUND_S = 10.0  # docs/team-store.md: all there within 10 s (measured 0
 @pytest.fixture
 def server() -> Iterator[PostgresServer]:
     """A server of this test's own: halting the session's would break the other tests."""
-    try:
-        server = PostgresServer()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    server.start()
-    try:
+    with running_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _wait(condition: Callable[[], bool], what: str, timeout: float) -> float:

@@ -48,6 +48,11 @@ class _Compiled:
     n_user: int
     parameters: dict[str, Any]
 
+    @property
+    def order_columns(self) -> list[str]:
+        """The sort keys' aliases (``__o<i>``), in ``order``'s order."""
+        return [term.split(" ")[0] for term in self.order]
+
     def matching(self, *, flag: bool = False) -> str:
         """SQL of the matching runs: run_id, parent_id and the sort keys ``__o<i>``.
 
@@ -181,7 +186,7 @@ def _matching_trees(c: _Compiled) -> str:
     """CTEs ``s`` (runs in scope, ``__match``) and ``tops`` (one row per tree with a matching
     run: the top-level run's id and the representative's user sort keys, then the top-level
     run's tie-breakers)."""
-    names = [o.split(" ")[0] for o in c.order]
+    names = c.order_columns
     user_keys = "".join(f", {n}" for n in names[: c.n_user])
     keyed = f"{names[0]} IS NOT NULL" if c.n_user else "TRUE"
     best = ", ".join(c.order[: c.n_user]) if c.n_user else "depth"
@@ -226,7 +231,7 @@ def _tree_rows(
     """The page's trees: (run_id, root_id, shown_parent, depth, n_descendants) ordered by
     depth, then tree, then query order; and the number of trees."""
     order = ", ".join(c.order)
-    names = list(dict.fromkeys(o.split(" ")[0] for o in c.order))
+    names = list(dict.fromkeys(c.order_columns))
     sql = f"""WITH RECURSIVE {ctes},
         top AS (SELECT *, count(*) OVER () AS __total FROM tops ORDER BY {order} {_page(search)}),
         page AS MATERIALIZED (  -- ranked after the top-N: a rank over all rows would sort them

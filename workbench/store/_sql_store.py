@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.exceptions import ConflictError, ExperimentNotFoundError
 from workbench.store import _deployments_sql, _ops, _read, _registry_sql
-from workbench.store.base import RunSearch, Store
+from workbench.store._spool import Spool
+from workbench.store.base import DamageRecord, RunSearch, Store, StoreHealth
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +45,8 @@ EXPERIMENT_LOCK, MODEL_LOCK = 0, 1
 
 class SqlStore(Store):
     """A :class:`Store` whose reads and changes are the shared SQL modules (see the module)."""
+
+    spool: Spool  # this machine's journals of the store
 
     @abc.abstractmethod
     def _read(self, op: str, *args: Any) -> Any:
@@ -73,6 +76,21 @@ class SqlStore(Store):
 
     def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
         return self._read("list_experiments", include_deleted)  # type: ignore[no-any-return]
+
+    def doctor(self) -> StoreHealth:
+        """What a health check of the store finds: damaged journal bytes, pending journals."""
+        damage = self.sql(
+            "SELECT journal, start_offset, end_offset, reason, copy, found_at "
+            "FROM wb_spool_damage ORDER BY found_at"
+        )
+        journals = self.spool.journals()
+        return StoreHealth(
+            location=self.location,
+            read_only=self.read_only,
+            journals=len(journals),
+            journal_bytes=sum(self.spool.pending_bytes(p, 0) for p in journals),
+            damage=tuple(DamageRecord(*row) for row in damage.itertuples(index=False)),
+        )
 
     # -- experiments and runs ------------------------------------------------------------------
     def create_experiment(self, name: str, description: str | None = None) -> Experiment:

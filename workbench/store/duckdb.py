@@ -56,7 +56,7 @@ from workbench.store._schema import SCHEMA_VERSION
 from workbench.store._spool import Spool
 from workbench.store._sql_store import SqlStore
 from workbench.store.artifacts import ArtifactStore
-from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, StoreHealth
+from workbench.store.base import ProcessInfo, RunSearch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -503,21 +503,6 @@ class DuckDBStore(SqlStore):
 
     def sql(self, query: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
         return self._read("sql", query, dict(parameters or {}))  # type: ignore[no-any-return]
-
-    def doctor(self) -> StoreHealth:
-        """What a health check of the store finds: damaged journal bytes, pending journals."""
-        damage = self.sql(
-            "SELECT journal, start_offset, end_offset, reason, copy, found_at "
-            "FROM wb_spool_damage ORDER BY found_at"
-        )
-        journals = self.spool.journals()
-        return StoreHealth(
-            location=self.location,
-            read_only=self.read_only,
-            journals=len(journals),
-            journal_bytes=sum(self.spool.pending_bytes(p, 0) for p in journals),
-            damage=tuple(DamageRecord(*row) for row in damage.itertuples(index=False)),
-        )
 
     # -- experiments and runs ------------------------------------------------------------------
     @contextlib.contextmanager

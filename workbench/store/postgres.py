@@ -39,7 +39,7 @@ from workbench.store._schema import PUBLIC_VIEWS
 from workbench.store._spool import Spool
 from workbench.store._sql_store import SqlStore
 from workbench.store.artifacts import ArtifactStore
-from workbench.store.base import ProcessInfo, StoreHealth
+from workbench.store.base import ProcessInfo
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -324,16 +324,6 @@ class PostgresStore(SqlStore):
             return frame
 
         return self._on_server(select, retry=True)
-
-    def doctor(self) -> StoreHealth:
-        journals = self.spool.journals()
-        return StoreHealth(
-            location=self.location,
-            read_only=self.read_only,
-            journals=len(journals),
-            journal_bytes=sum(self.spool.pending_bytes(p, 0) for p in journals),
-            damage=(),
-        )
 
     # -- changes -------------------------------------------------------------------------------
     def _change(
