@@ -204,3 +204,40 @@ def test_the_store_counts_without_reading_a_page(tmp_path: Path) -> None:
     empty = client.store.search_runs(RunSearch(max_results=0))
     assert empty.empty and empty.attrs["total"] == 1
     assert client.store.count_runs(RunSearch(experiments=("x",), max_results=1, offset=5)) == 1
+
+
+def test_param_columns_take_the_type_their_values_need(tmp_path: Path) -> None:
+    """The wide frame types each param column by every value logged for it: whole numbers
+    stay whole (exactly, beyond 2**53 too; missing ones as <NA>), ints mixed with floats are
+    numbers, anything else is the text as logged; a key only some runs have is missing on
+    the others, and the columns keep the order params, metrics, tags, keys by code point."""
+    client = TrackingClient(DuckDBStore(tmp_path / "store"))
+    logged: list[dict[str, Any]] = [
+        {"whole": 1, "big": 2**60 + 1, "huge": 2**70, "mixed": 1, "text": 1, "some": None},
+        {"whole": 2, "big": -(2**60) - 3, "huge": 3, "mixed": 2.5, "text": "b", "B": "x"},
+        {"whole": None, "big": 5, "huge": 4, "mixed": None, "text": 3},
+    ]
+    for i, params in enumerate(logged):
+        with client.start_run("types", f"r{i}") as run:
+            run.log_params(params)
+            run.log_metric("m", float(i))
+            run.set_tag("t", str(i))
+    frame = client.search_runs("types", order_by=["name ASC"])
+    keys = [c for c in frame.columns if "." in c]
+    assert keys == [
+        "params.B", "params.big", "params.huge", "params.mixed", "params.some",
+        "params.text", "params.whole", "metrics.m", "tags.t",
+    ]  # fmt: skip
+    assert frame["params.whole"].dtype == "Int64"
+    assert frame["params.whole"].tolist()[:2] == [1, 2] and frame[
+        "params.whole"
+    ].isna().tolist() == [False, False, True]
+    assert frame["params.big"].tolist() == [2**60 + 1, -(2**60) - 3, 5]
+    assert frame["params.huge"].tolist() == [float(2**70), 3.0, 4.0]
+    assert frame["params.mixed"].dtype == float
+    assert frame["params.mixed"].tolist()[:2] == [1.0, 2.5] and pd.isna(frame["params.mixed"][2])
+    assert frame["params.text"].tolist() == ["1", "b", "3"]
+    assert frame["params.B"].isna().tolist() == [True, False, True]
+    assert frame["params.some"].isna().all()
+    assert frame["metrics.m"].tolist() == [0.0, 1.0, 2.0]
+    client.close()
