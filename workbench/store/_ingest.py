@@ -256,6 +256,16 @@ def killed_error(host: str, pid: int) -> str:
     )
 
 
+def damaged_error(host: str, pid: int) -> str:
+    """The error of a run whose process left damaged journal bytes behind: its end may have
+    been in them, so "killed" could be false."""
+    return (
+        f"Part of the journal of its process (pid {pid} on {host}) was damaged; the run's end "
+        "and whatever was logged in that part are lost (the bytes are in spool/corrupt/ on "
+        f"{host}; `workbench doctor` lists them)."
+    )
+
+
 def reap_dead_runs(con: duckdb.DuckDBPyConnection, heartbeats: Path | None) -> int:
     """Mark ``running`` runs whose owning process is gone as ``killed``; return how many.
 
@@ -286,12 +296,7 @@ def reap_dead_runs(con: duckdb.DuckDBPyConnection, heartbeats: Path | None) -> i
         end = dt.datetime.fromtimestamp(last_seen or time.time(), dt.UTC).replace(tzinfo=None)
         damaged = _damaged_processes(con) if damaged is None else damaged
         if (host, pid) in damaged:
-            status, error = (
-                "failed",
-                f"Part of the journal of its process (pid {pid} on {host}) was damaged; the "
-                "run's end and whatever was logged in that part are lost (the bytes are in "
-                "spool/corrupt/; `workbench doctor` lists them).",
-            )
+            status, error = "failed", damaged_error(host, pid)
         else:
             status, error = "killed", killed_error(host, pid)
         dead.append((run_id, status, end, error))
@@ -381,7 +386,7 @@ def ingest_journals(
         if limited:
             budget -= found.offset - start
         batches += [entry.batch for entry in found.entries]
-        damage += [_quarantine(spool, path, bad) for bad in found.damage]
+        damage += [quarantine(spool, path, bad) for bad in found.damage]
         progress.offsets[key] = found.offset
         progress.more = progress.more or not found.at_eof
     reached = {k: v for k, v in progress.offsets.items() if v != offsets.get(k, 0)}
@@ -397,8 +402,9 @@ def ingest_journals(
     return progress
 
 
-def _quarantine(spool: Spool, path: Path, bad: Damage) -> tuple[Any, ...]:
-    """Keep damaged bytes aside, say so, and return the ``wb_spool_damage`` row."""
+def quarantine(spool: Spool, path: Path, bad: Damage) -> tuple[Any, ...]:
+    """Keep damaged bytes aside, say so, and return the ``wb_spool_damage`` row (the local
+    store's ingest and the team store's shipper both record it)."""
     copy = spool.quarantine(path, bad)
     logger.warning(
         "Journal %s: bytes %d-%d are %s; they are skipped and kept in %s. %s",

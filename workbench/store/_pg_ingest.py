@@ -10,6 +10,11 @@ pyarrow's C++ writer produces) into a temporary staging table and merged with on
 ``INSERT ... SELECT ... ON CONFLICT`` per kind, in the transaction that moves the journal's
 offset; nothing goes row by row.
 
+Damage is contained as on the local store: damaged bytes are copied to ``spool/corrupt/`` of
+this machine, recorded in ``wb_spool_damage`` (with the host, so ``workbench doctor`` on any
+machine lists them) in the transaction that moves past them, and skipped; the runs of a process
+whose journal was damaged are marked ``failed`` rather than ``killed`` (``_pg_live.reap``).
+
 Exactly once, with shippers in several processes: each journal's offset row is locked for the
 transaction (``SELECT ... FOR UPDATE SKIP LOCKED``), so a journal another process is shipping
 is skipped, and the offset committed with the data is where the next shipper starts. New
@@ -27,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from workbench.store._ingest import SUMMARY_MERGE, UNIQUE_BY, experiment_names, unique
+from workbench.store._ingest import (
+    SUMMARY_MERGE,
+    UNIQUE_BY,
+    experiment_names,
+    quarantine,
+    unique,
+)
 from workbench.store._spool import Spool
 from workbench.store._sql_store import EXPERIMENT_LOCK
 from workbench.store.batch import METRIC_SCHEMA, RECORD_KINDS, Batch
@@ -111,6 +122,7 @@ class Shipped:
     """What one pass shipped: how many batches, and per journal the offset reached."""
 
     batches: int = 0
+    damaged: int = 0  # stretches of damaged bytes found, kept aside and recorded
     offsets: dict[str, int] = field(default_factory=dict)
     more: bool = False  # some journal has bytes left (the pass stopped at ``max_bytes``)
     finished: list[str] = field(default_factory=list)  # journals shipped to their end, removed
@@ -159,12 +171,15 @@ def ship_journals(
             batches = [entry.batch for entry in found.entries]
             if batches:
                 apply_batches(con, batches)
+            if found.damage:
+                _record_damage(con, [quarantine(spool, path, bad) for bad in found.damage])
             finished = gone and spool.pending_bytes(path, found.offset) == 0
             con.execute(
                 'UPDATE wb_spool_offsets SET "offset" = %s WHERE journal = %s',
                 (DONE if finished else found.offset, key),
             )
             shipped.batches += len(batches)
+            shipped.damaged += len(found.damage)
             shipped.offsets[key] = found.offset
             shipped.more = shipped.more or not found.at_eof
         if finished:
@@ -176,6 +191,16 @@ def ship_journals(
                     (key, DONE),
                 )
     return shipped
+
+
+def _record_damage(con: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> None:
+    """Record damaged stretches of journal (rows of ``wb_spool_damage``), once each."""
+    with con.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO wb_spool_damage VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (journal, start_offset) DO NOTHING",
+            rows,
+        )
 
 
 def apply_batches(con: psycopg.Connection[Any], batches: list[Batch]) -> None:

@@ -12,7 +12,8 @@ logging call. A run still ``running`` is marked ``killed`` by any process of the
 So a killed run is marked within ``TIMEOUT_S + BEAT_EVERY_S + REAP_EVERY_S`` (45 s) of its
 process's death when another machine reaps it, and within ``REAP_EVERY_S`` on its own machine.
 A run whose end arrives later (its journal shipped after the reaping) gets that end: the
-shipped status overwrites ``killed``.
+shipped status overwrites ``killed``. A run whose process left damaged journal bytes behind
+(``wb_spool_damage``) is marked ``failed``, as on the local store: its end may have been in them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from workbench._liveness import process_alive
-from workbench.store._ingest import killed_error
+from workbench.store._ingest import damaged_error, killed_error
 
 if TYPE_CHECKING:
     import psycopg
@@ -61,24 +62,30 @@ def reap(con: psycopg.Connection[Any], *, timeout: float = TIMEOUT_S) -> int:
     with con.transaction():
         rows = con.execute(
             """SELECT r.run_id, r.host, r.pid, r.pid_started, h.last_seen, extract(epoch FROM
-                      timezone('UTC', now()) - coalesce(h.last_seen, r.start_time))
+                      timezone('UTC', now()) - coalesce(h.last_seen, r.start_time)),
+                      EXISTS (SELECT 1 FROM wb_spool_damage d
+                              WHERE d.host = r.host AND d.pid = r.pid)
                FROM wb_runs r LEFT JOIN wb_heartbeats h ON h.proc_id = r.proc_id
                WHERE r.status = 'running' AND r.proc_id IS NOT NULL"""
         ).fetchall()
         dead = []
-        for run_id, host, pid, pid_started, last_seen, silent_for in rows:
+        for run_id, host, pid, pid_started, last_seen, silent_for, damaged in rows:
             if host == here:
                 alive = process_alive(int(pid), started=pid_started)
             else:
                 alive = float(silent_for) < timeout
-            if not alive:
-                dead.append((last_seen, killed_error(host, int(pid)), run_id))
+            if alive:
+                continue
+            if damaged:  # its end may have been in the damaged bytes: "killed" could be false
+                dead.append(("failed", damaged_error(host, int(pid)), last_seen, run_id))
+            else:
+                dead.append(("killed", killed_error(host, int(pid)), last_seen, run_id))
         if dead:
             with con.cursor() as cursor:
                 cursor.executemany(
-                    "UPDATE wb_runs SET status = 'killed', error = %s, "
+                    "UPDATE wb_runs SET status = %s, error = %s, "
                     "end_time = coalesce(%s, timezone('UTC', now())) "
                     "WHERE run_id = %s AND status = 'running'",
-                    [(error, last_seen, run_id) for last_seen, error, run_id in dead],
+                    dead,
                 )
     return len(dead)

@@ -192,7 +192,8 @@ class PostgresStore(SqlStore):
         return {Spool.key(p): self.spool.pending_bytes(p, 0) for p in self.spool.journals()}
 
     def _ship(self, targets: Mapping[str, int] | None = None) -> int:
-        """One shipping pass over this machine's journals; returns the batches shipped."""
+        """One shipping pass over this machine's journals; returns what it did (batches
+        shipped, damaged stretches set aside, journals finished)."""
         with self._shipping:
             if self._closed:
                 return 0  # closed: the journals wait for the next process
@@ -208,7 +209,7 @@ class PostgresStore(SqlStore):
                 self._shipped[key] = max(offset, self._shipped.get(key, 0))
             for key in shipped.finished:
                 self._shipped[key] = ALL_SHIPPED  # and the file is gone
-            return shipped.batches + len(shipped.finished)
+            return shipped.batches + shipped.damaged + len(shipped.finished)
 
     def _keep_alive(self) -> None:
         """Every few seconds: this process's heartbeats to the server, and dead processes'
