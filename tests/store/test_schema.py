@@ -197,3 +197,27 @@ def test_record_appended_just_before_its_writer_dies_is_kept(
     names = sorted(e.name for e in store.list_experiments())
     assert names == ["first", "last-words"]
     assert not journal.exists()
+
+
+def test_schema_5_names_who_created_the_runs_of_an_older_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs logged before schema 5 get ``created_by`` from the user and host they recorded."""
+    with monkeypatch.context() as patch:
+        patch.setattr("workbench.store._database.MIGRATIONS", _schema.MIGRATIONS[:4])
+        patch.setattr("workbench.store._database.SCHEMA_VERSION", 4)
+        wb.Workbench(tmp_path / "store").close()
+    con = duckdb.connect(str(tmp_path / "store" / "workbench.duckdb"))
+    con.execute("INSERT INTO wb_experiments VALUES ('e', 'old', now(), NULL, NULL)")
+    for run_id, context in (("with", '{"user": "ada"}'), ("without", "{}")):
+        con.execute(
+            "INSERT INTO wb_runs (run_id, experiment_id, name, status, start_time, host, context)"
+            " VALUES ($id, 'e', $id, 'finished', now(), 'lab-1', $c)",
+            {"id": run_id, "c": context},
+        )
+    con.close()
+    client = wb.Workbench(tmp_path / "store")
+    rows = client.sql("SELECT run_id, created_by FROM runs ORDER BY run_id")
+    assert rows["created_by"].tolist()[0] == "ada@lab-1"
+    assert rows["created_by"].isna().tolist() == [False, True]  # no user recorded: unknown
+    client.close()

@@ -7,17 +7,15 @@ client of the configured store, :func:`workbench.connect`.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import logging
-import os
-import socket
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import _validation as v
+from workbench._who import who
 from workbench.entities import ModelVersion, NewModelVersion, RegisteredModel, Run
 from workbench.exceptions import (
     ArtifactIntegrityError,
@@ -70,13 +68,7 @@ HISTORY_COLUMNS = [
 ]
 
 
-def current_actor() -> str:
-    """Who is changing an alias: ``user@host``."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = os.environ.get("USER") or "unknown"
-    return f"{user}@{socket.gethostname()}"
+current_actor = who  # who registers a version or changes an alias: ``user@host``
 
 
 def _check_version(version: Any, caller: str) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from workbench._liveness import process_alive
+from workbench._who import who
 from workbench.entities import DEPLOYMENT_STATES, DeploymentRecord
 from workbench.exceptions import ConflictError, NotFoundError
 
@@ -50,9 +51,9 @@ def insert_deployment(con: duckdb.DuckDBPyConnection, record: DeploymentRecord) 
             f"A deployment with id {record.deployment_id!r} already exists; choose another id."
         )
     con.execute(
-        f"INSERT INTO wb_deployments ({_COLUMNS}) VALUES "
+        f"INSERT INTO wb_deployments ({_COLUMNS}, started_by) VALUES "
         "($id, $uri, $host, $port, $url, $machine, $pid, $pid_started, $status, $started, "
-        "$stopped, $policy)",
+        "$stopped, $policy, $by)",
         {
             "id": record.deployment_id,
             "uri": record.model_uri,
@@ -66,6 +67,7 @@ def insert_deployment(con: duckdb.DuckDBPyConnection, record: DeploymentRecord) 
             "started": _naive(record.started_at),
             "stopped": _naive(record.stopped_at),
             "policy": json.dumps(dict(record.policy), default=str),
+            "by": who(),  # the server process writes its own row: who started it
         },
     )
 

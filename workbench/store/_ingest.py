@@ -87,11 +87,14 @@ def unique(kind: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def experiment_names(batch: Batch) -> dict[str, int]:
-    """Every experiment name ``batch`` uses, with the time to create it at if it is new."""
-    names = {r["name"]: r["created_at"] for r in batch.records["experiments"]}
+def experiment_names(batch: Batch) -> dict[str, tuple[int, str | None]]:
+    """Every experiment name ``batch`` uses, with the time to create it at if it is new and
+    who creates it (the first run's creator, for an experiment a run creates)."""
+    names = {
+        r["name"]: (r["created_at"], r.get("created_by")) for r in batch.records["experiments"]
+    }
     for run in batch.records["runs"]:
-        names.setdefault(run["experiment"], run["start_time"])
+        names.setdefault(run["experiment"], (run["start_time"], run.get("created_by")))
     return names
 
 
@@ -119,12 +122,13 @@ def _resolve_experiments(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[s
             {"names": list(names)},
         ).fetchall()
     )
-    for name, created in names.items():
+    for name, (created, by) in names.items():
         if name not in found:
             found[name] = uuid.uuid4().hex
             con.execute(
-                "INSERT INTO wb_experiments VALUES ($id, $name, make_timestamp($t), NULL, NULL)",
-                {"id": found[name], "name": name, "t": created},
+                "INSERT INTO wb_experiments VALUES "
+                "($id, $name, make_timestamp($t), NULL, NULL, $by)",
+                {"id": found[name], "name": name, "t": created, "by": by},
             )
     return found
 
@@ -147,7 +151,7 @@ def apply_batches(
             con,
             """INSERT OR IGNORE INTO wb_runs
             SELECT run_id, experiment, name, parent_id, 'running', NULL, make_timestamp(start_time),
-                   NULL, NULL, proc_id, host, pid, pid_started, context FROM __rows""",
+                   NULL, NULL, proc_id, host, pid, pid_started, context, created_by FROM __rows""",
             "runs",
             unique("runs", runs),
         )

@@ -74,7 +74,7 @@ _MERGES = {
     "runs": f"""INSERT INTO wb_runs
         SELECT s.run_id, x.experiment_id, s.name, s.parent_id, 'running', NULL,
                {_ts("s.start_time")}, NULL, NULL, s.proc_id, s.host, s.pid, s.pid_started,
-               s.context::JSON
+               s.context::JSON, s.created_by
         FROM stage_runs s JOIN stage_experiment_ids x ON x.name = s.experiment
         ON CONFLICT (run_id) DO NOTHING""",
     "params": """INSERT INTO wb_params SELECT * FROM stage_params
@@ -242,7 +242,7 @@ def _stage_experiment_ids(con: psycopg.Connection[Any], batch: Batch) -> None:
     """``stage_experiment_ids``: every experiment name the batch uses, with the id of its live
     experiment (created here if there is none; one per name across machines)."""
     ids: dict[str, str] = {}
-    for name, created in sorted(experiment_names(batch).items()):
+    for name, (created, by) in sorted(experiment_names(batch).items()):
         # the lock create_experiment takes: one experiment per name, whoever creates it
         con.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))", (name, EXPERIMENT_LOCK)
@@ -254,8 +254,8 @@ def _stage_experiment_ids(con: psycopg.Connection[Any], batch: Batch) -> None:
         if row is None:
             row = (uuid.uuid4().hex,)
             con.execute(
-                f"INSERT INTO wb_experiments VALUES (%s, %s, {_ts('%s')}, NULL, NULL)",  # type: ignore[arg-type]
-                (row[0], name, created),
+                f"INSERT INTO wb_experiments VALUES (%s, %s, {_ts('%s')}, NULL, NULL, %s)",  # type: ignore[arg-type]
+                (row[0], name, created, by),
             )
         ids[name] = row[0]
     _copy(

@@ -12,7 +12,7 @@ A migration is a list of SQL statements taking the schema from version ``n`` to 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1 = [
     """CREATE TABLE wb_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)""",
@@ -246,7 +246,32 @@ _V4 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
+# Version 5: who wrote (``user@host``): the creator of a run and of an experiment, and who
+# started a deployment (model versions and alias changes had it already). Runs logged before
+# get it from their recorded context where it has the user.
+_V5 = [
+    "ALTER TABLE wb_runs ADD COLUMN created_by VARCHAR",
+    "ALTER TABLE wb_experiments ADD COLUMN created_by VARCHAR",
+    "ALTER TABLE wb_deployments ADD COLUMN started_by VARCHAR",
+    """UPDATE wb_runs SET created_by = (context->>'user') || '@' || host
+        WHERE created_by IS NULL AND host IS NOT NULL AND context->>'user' IS NOT NULL""",
+    """CREATE OR REPLACE VIEW experiments AS
+        SELECT experiment_id, name, created_at, description, created_by FROM wb_experiments
+        WHERE deleted_at IS NULL""",
+    """CREATE OR REPLACE VIEW runs AS
+        SELECT r.run_id, r.name, e.name AS experiment, r.experiment_id, r.parent_id, r.status,
+               r.error, r.start_time, r.end_time,
+               epoch(r.end_time) - epoch(r.start_time) AS duration_s, r.host, r.context,
+               r.created_by
+        FROM wb_runs r JOIN wb_experiments e USING (experiment_id)
+        WHERE r.deleted_at IS NULL AND e.deleted_at IS NULL""",
+    """CREATE OR REPLACE VIEW deployments AS
+        SELECT deployment_id, model_uri, status, url, host, port, machine, pid, started_at,
+               stopped_at, policy, started_by
+        FROM wb_deployments""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
 
 PUBLIC_VIEWS = (
     "alias_history",

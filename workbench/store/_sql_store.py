@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from workbench._who import who
 from workbench.exceptions import ConflictError, ExperimentNotFoundError
 from workbench.store import _deployments_sql, _ops, _read, _registry_sql
 from workbench.store._spool import Spool
@@ -195,8 +196,8 @@ def create_experiment(con: Any, name: str, description: str | None) -> Experimen
             f"start_run(experiment={name!r}), or choose another name."
         )
     con.execute(
-        "INSERT INTO wb_experiments VALUES ($id, $name, $now, NULL, $d)",
-        {"id": uuid.uuid4().hex, "name": name, "now": _ops.utcnow(), "d": description},
+        "INSERT INTO wb_experiments VALUES ($id, $name, $now, NULL, $d, $by)",
+        {"id": uuid.uuid4().hex, "name": name, "now": _ops.utcnow(), "d": description, "by": who()},
     )
     return _read.experiment_rows(con, name=name)[0]
 

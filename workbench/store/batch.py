@@ -31,7 +31,7 @@ METRIC_SCHEMA = pa.schema(
 
 # Record kinds and their columns, in table order. Times are microseconds since the epoch (UTC).
 RECORD_KINDS: dict[str, tuple[str, ...]] = {
-    "experiments": ("name", "created_at"),
+    "experiments": ("name", "created_at", "created_by"),
     "runs": (
         "run_id",
         "experiment",
@@ -43,6 +43,7 @@ RECORD_KINDS: dict[str, tuple[str, ...]] = {
         "pid",
         "pid_started",
         "context",
+        "created_by",
     ),
     "params": ("run_id", "key", "value", "value_num", "value_type"),
     "tags": ("run_id", "key", "value"),

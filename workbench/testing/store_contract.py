@@ -19,6 +19,8 @@ import math
 import pandas as pd
 import pytest
 
+from workbench._who import who
+from workbench.entities import DeploymentRecord
 from workbench.exceptions import (
     ConflictError,
     ExperimentNotFoundError,
@@ -172,6 +174,33 @@ class StoreContract:
             client.get_experiment("beta")
         client.restore_experiment("beta")
         assert client.list_experiments().set_index("name").loc["beta", "runs"] == 1
+
+    def test_writes_record_who_made_them(self, client: TrackingClient, store: Store) -> None:
+        """Runs, experiments (made explicitly or by a run) and deployments say ``user@host``
+        (several people and machines write to a team store)."""
+        client.create_experiment("made")
+        with client.start_run("by-a-run") as run:
+            pass
+        runs = client.sql("SELECT run_id, created_by FROM runs")
+        assert runs.values.tolist() == [[run.run_id, who()]]
+        experiments = client.sql("SELECT name, created_by FROM experiments ORDER BY name")
+        assert experiments.values.tolist() == [["by-a-run", who()], ["made", who()]]
+        store.create_deployment(
+            DeploymentRecord(
+                deployment_id="d1",
+                model_uri="models:/m/1",
+                host="127.0.0.1",
+                port=1,
+                url="http://127.0.0.1:1",
+                machine="elsewhere",
+                pid=1,
+                pid_started=0.0,
+                status="running",
+                started_at=dt.datetime(2026, 1, 1),
+            )
+        )
+        assert client.sql("SELECT started_by FROM deployments")["started_by"].tolist() == [who()]
+        assert who().count("@") == 1 and all(who().split("@"))
 
     def test_unknown_run_is_not_found(self, client: TrackingClient) -> None:
         with pytest.raises(RunNotFoundError, match="No run with id 'nope'"):

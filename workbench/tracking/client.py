@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import _validation as v
+from workbench._who import who
 from workbench.config import flush_interval, is_team_url, store_location
 from workbench.exceptions import ArtifactNotFoundError, ConflictError, ReadOnlyStoreError
 from workbench.store import RunSearch, Store, StoreHealth, get_store, resolve_store_location
@@ -161,6 +162,7 @@ class TrackingClient:
                 "pid": process.pid,
                 "pid_started": process.pid_started,
                 "context": json.dumps(run_context.capture(), default=str),
+                "created_by": who(),
             },
         )
         if not self._recorder.running:
