@@ -161,9 +161,9 @@ def _batches() -> list[Batch]:
 
 
 VIEWS = {  # documented views, the columns compared (experiment ids are made per store)
-    "experiments": "name, created_at, description",
+    "experiments": "name, created_at, description, created_by",
     "runs": "run_id, name, experiment, parent_id, status, error, start_time, end_time, "
-    "duration_s, host, context::VARCHAR AS context",
+    "duration_s, host, context::VARCHAR AS context, created_by",
     "params": "*",
     "tags": "*",
     "metrics": "*",
@@ -289,3 +289,46 @@ def test_a_journal_another_process_is_shipping_is_skipped_not_shipped_twice(
         assert _pg_ingest.ship_journals(con, spool).batches == 1
         with con.transaction():
             assert con.execute("SELECT count(*) FROM metric_history").fetchone() == (1,)
+
+
+def test_points_are_copied_in_binary_exactly(url: str) -> None:
+    """Binary COPY keeps every point bit for bit: runs and keys of any length and script,
+    interleaved; NaN and infinities; negative and huge steps; times before PostgreSQL's epoch
+    (2000) and at the microsecond."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    n = 5_000
+    runs = ["r", "a-much-longer-run-id-" * 3, "ünïcode-运行"]
+    keys = ["loss", "val/accuracy", "k" * 200]
+    run_ids = [runs[i] for i in rng.integers(0, len(runs), n)]
+    names = [keys[i] for i in rng.integers(0, len(keys), n)]
+    values = rng.normal(size=n)
+    values[:3] = [np.nan, np.inf, -np.inf]
+    steps = rng.integers(-(2**62), 2**62, n)
+    stamps = rng.integers(-(10**15), 4 * 10**15, n)  # 1938 to 2096, in microseconds
+    points = pa.table(
+        [
+            Batch.labels(run_ids),
+            Batch.labels(names),
+            pa.array(steps, pa.int64()),
+            pa.array(values, pa.float64()),
+            pa.array(stamps, pa.timestamp("us")),
+        ],
+        schema=METRIC_SCHEMA,
+    )
+    with _pg.connect(url) as con, con.transaction():
+        with con.cursor().copy("COPY wb_metric_points FROM STDIN (FORMAT binary)") as copy:
+            copy.write(_pg_ingest.binary_points(points))
+        got = con.execute(
+            "SELECT run_id, key, step, value, "
+            "(extract(epoch FROM timestamp) * 1000000)::BIGINT FROM wb_metric_points"
+        ).fetchall()
+    expected = list(
+        zip(run_ids, names, steps.tolist(), values.tolist(), stamps.tolist(), strict=True)
+    )
+    key = lambda row: (row[0], row[1], row[2], row[4])  # noqa: E731
+    assert len(got) == n
+    for g, e in zip(sorted(got, key=key), sorted(expected, key=key), strict=True):
+        assert g[:3] == e[:3] and g[4] == e[4]
+        assert g[3] == e[3] or (np.isnan(g[3]) and np.isnan(e[3]))
