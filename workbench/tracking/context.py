@@ -1,7 +1,8 @@
 """What a run records about where it ran: code version, environment, host, notebook.
 
 Captured once per run at start. Git state is cached for two seconds (one ``git`` call costs
-~10 ms, and sweeps start hundreds of runs a second); package versions once per process.
+~10 ms, and sweeps start hundreds of runs a second); package versions, the interpreter, the
+platform, host and user once per process.
 """
 
 from __future__ import annotations
@@ -95,19 +96,31 @@ def notebook_path() -> str | None:
     return None
 
 
-def capture() -> dict[str, Any]:
-    """The context recorded with a new run."""
+@cache
+def _machine() -> dict[str, Any]:
+    """What does not change while the process runs: interpreter, platform, host, user."""
     try:
-        user = getpass.getuser()
+        user: str | None = getpass.getuser()
     except (KeyError, OSError):
         user = None
-    context: dict[str, Any] = {
-        "git": git_state(),
+    return {
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "packages": package_versions(),
         "host": socket.gethostname(),
         "user": user,
+    }
+
+
+def capture() -> dict[str, Any]:
+    """The context recorded with a new run."""
+    machine = _machine()
+    context: dict[str, Any] = {
+        "git": git_state(),
+        "python": machine["python"],
+        "platform": machine["platform"],
+        "packages": package_versions(),
+        "host": machine["host"],
+        "user": machine["user"],
         "cwd": os.getcwd(),
         "command": " ".join(sys.argv[:3]) if sys.argv and sys.argv[0] else None,
     }
