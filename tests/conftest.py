@@ -14,6 +14,7 @@ import pytest
 from _postgres import PostgresServer, running_server
 
 import workbench
+from workbench.store.postgres import PostgresStore
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +22,21 @@ def postgres() -> Iterator[PostgresServer]:
     """One throw-away PostgreSQL server for the session (skips if PostgreSQL is missing)."""
     with running_server() as server:
         yield server
+
+
+@pytest.fixture
+def team_store(
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PostgresStore]:
+    """A team store on a fresh database of the session's server, with this machine's journals
+    (``XDG_CACHE_HOME``) in the test's folder; ``WORKBENCH_STORE`` names it, so child processes
+    and ``workbench.start_run`` use it too."""
+    url = postgres.url(postgres.new_database())
+    monkeypatch.setenv("WORKBENCH_STORE", url)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    store = PostgresStore(url)
+    yield store
+    store.close()
 
 
 @pytest.fixture

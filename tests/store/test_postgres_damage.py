@@ -24,14 +24,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def store(
-    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[PostgresStore]:
-    url = postgres.url(postgres.new_database())
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # this machine's journals
-    store = PostgresStore(url)
-    yield store
-    store.close()
+def store(team_store: PostgresStore) -> PostgresStore:
+    return team_store
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from _postgres import PostgresServer
 
 import workbench as wb
 from workbench.store import _pg, _pg_live
@@ -38,15 +37,8 @@ while True:
 
 
 @pytest.fixture
-def store(
-    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[PostgresStore]:
-    url = postgres.url(postgres.new_database())
-    monkeypatch.setenv("WORKBENCH_STORE", url)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # this machine's journals
-    store = PostgresStore(url)
-    yield store
-    store.close()
+def store(team_store: PostgresStore) -> PostgresStore:
+    return team_store
 
 
 @pytest.fixture
