@@ -17,6 +17,11 @@ tells a store's path from a URL; the process-wide choice of rule 1 lives with th
 ``WORKBENCH_FLUSH_INTERVAL`` (seconds, default 0.5, at most 1) bounds how long a logged value may
 sit in memory before it is written durably to disk; :func:`durability_bound` is the promise that
 follows from it (docs/store.md).
+
+``WORKBENCH_ARTIFACTS`` names where a team store keeps its artifact blobs on this machine's
+behalf: a folder every machine mounts, or a URL such as ``s3://bucket/prefix``
+(:func:`artifacts_location`). It overrides the location recorded in the store; see
+:mod:`workbench.store._team_artifacts` for the whole order.
 """
 
 from __future__ import annotations
@@ -149,3 +154,52 @@ def _redacted(parsed: urllib.parse.ParseResult) -> str:
         return parsed.geturl()
     netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
     return parsed._replace(netloc=netloc).geturl()
+
+
+# -- where a team store's artifacts live ----------------------------------------------------------
+ARTIFACTS_ENV = "WORKBENCH_ARTIFACTS"
+ARTIFACT_FORMS = (
+    "an absolute folder path every machine reaches (a shared file system), a file:// URL, or an "
+    "object storage URL such as s3://BUCKET/PREFIX"
+)
+
+
+def artifacts_location(value: str | os.PathLike[str], *, given_as: str) -> str:
+    """The artifact location ``value`` names: a folder as an absolute path (``file://`` URLs
+    and ``~`` resolved), or a URL of another protocol (``s3://bucket/prefix``; any protocol
+    fsspec knows), given without a trailing slash. Raises ``InvalidParameterError`` for an
+    empty value, a store URL, a URL without a bucket or host, or one carrying a password."""
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
+        raise InvalidParameterError(f"{given_as} is {value!r}: it takes {ARTIFACT_FORMS}.")
+    text = os.fspath(value).strip()
+    match = _URL.match(text)
+    if match is None:
+        return str(Path(text).expanduser().absolute())
+    scheme = match["scheme"].lower()
+    parsed = urllib.parse.urlparse(text)
+    if scheme == "file" and parsed.netloc in ("", "localhost") and parsed.path:
+        return str(Path(urllib.parse.unquote(parsed.path)).absolute())
+    if scheme in TEAM_SCHEMES or scheme == "file":
+        raise InvalidParameterError(
+            f"{given_as} is {_redacted(parsed)!r}, which is not a place for artifact files. It "
+            f"takes {ARTIFACT_FORMS}."
+        )
+    if not parsed.netloc:
+        raise InvalidParameterError(
+            f"{given_as} is {_redacted(parsed)!r}: a {scheme}:// URL needs a bucket or host, "
+            f"as in {scheme}://BUCKET/PREFIX."
+        )
+    if parsed.password is not None:
+        raise InvalidParameterError(
+            f"{given_as} is {_redacted(parsed)!r}, a URL with a password. The location is "
+            "recorded in the store and shown in messages; give credentials to the storage "
+            "library instead (for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile "
+            "in ~/.aws/credentials, or the machine's role)."
+        )
+    return text.rstrip("/")
+
+
+def artifacts_from_env() -> str | None:
+    """The artifact location ``WORKBENCH_ARTIFACTS`` names on this machine, if it is set."""
+    raw = os.environ.get(ARTIFACTS_ENV, "").strip()
+    return artifacts_location(raw, given_as=ARTIFACTS_ENV) if raw else None

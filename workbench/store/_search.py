@@ -452,7 +452,8 @@ def _series(values: pa.Array) -> pd.Series:
     some are missing)."""
     if pa.types.is_integer(values.type) and values.null_count:
         return pd.Series(pd.array(values.to_pylist(), dtype="Int64"))
-    return values.to_pandas()
+    series: pd.Series = values.to_pandas()
+    return series
 
 
 def _labels(metric_stats: tuple[str, ...]) -> dict[str, dict[str, str]]:

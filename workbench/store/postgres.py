@@ -8,8 +8,9 @@ workbench process of the machine that uses the same store. Reads, the registry a
 deployments run the local store's SQL on the server through ``_pg_sql.PgSession``, after this
 process's own journals are shipped (a process reads its own writes).
 
-The local part of a team store (journals, and artifacts until they move to shared storage)
-lives in a folder per store URL under the user's cache directory, or where ``local=`` says.
+The local part of a team store (journals; artifacts, or their staging area and cache when they
+live in a shared location: ``_team_artifacts``) lives in a folder per store URL under the
+user's cache directory, or where ``local=`` says.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ from workbench.exceptions import (
     ReadOnlyStoreError,
     StoreError,
 )
-from workbench.store import _ops, _pg, _pg_ingest, _pg_live
+from workbench.store import _ops, _pg, _pg_ingest, _pg_live, _team_artifacts
 from workbench.store._pg_sql import PgResult, PgSession, translate
 from workbench.store._schema import PUBLIC_VIEWS
 from workbench.store._spool import Spool
 from workbench.store._sql_store import SqlStore
+from workbench.store._team_artifacts import set_artifacts_location as set_artifacts_location
 from workbench.store.artifacts import ArtifactStore
 from workbench.store.base import ProcessInfo
 
@@ -78,11 +80,19 @@ class PostgresStore(SqlStore):
 
     The password goes in ``PGPASSWORD`` or ``~/.pgpass``, never in the URL of a command line.
     ``local`` is this machine's folder for the store's journals and artifacts (default: one per
-    database under the user's cache directory).
+    database under the user's cache directory). ``artifacts`` is where the artifact blobs live,
+    a folder every machine reaches or a URL such as ``s3://BUCKET/PREFIX``; it is recorded in
+    the store for every machine if none is yet. Without it: ``WORKBENCH_ARTIFACTS``, else the
+    store's recorded location, else ``local`` (``_team_artifacts``; docs/team-store.md).
     """
 
     def __init__(
-        self, url: str, *, local: str | os.PathLike[str] | None = None, read_only: bool = False
+        self,
+        url: str,
+        *,
+        local: str | os.PathLike[str] | None = None,
+        read_only: bool = False,
+        artifacts: str | os.PathLike[str] | None = None,
     ) -> None:
         self.location = redact_url(url)
         self.read_only = read_only
@@ -96,10 +106,20 @@ class PostgresStore(SqlStore):
         self._session = PgSession(self._con)
         self._lock = threading.RLock()  # one connection, used by this process's threads in turn
         self.root = Path(local) if local is not None else local_folder(url)
+        try:
+            self._artifacts = _team_artifacts.open_artifacts(
+                self._con,
+                self.root / "artifacts",
+                explicit=artifacts,
+                location=self.location,
+                read_only=read_only,
+            )
+        except BaseException:
+            self._con.close()
+            raise
         if not read_only:
             (self.root / "spool").mkdir(parents=True, exist_ok=True)
         self.spool = Spool(self.root / "spool")
-        self._artifacts = ArtifactStore(self.root / "artifacts")
         self._shipped: dict[str, int] = {}  # journal -> offset shipped (as far as we know)
         self._shipping = threading.Lock()  # one shipping pass of this process at a time
         self._ship_con: psycopg.Connection[Any] | None = None
@@ -119,9 +139,13 @@ class PostgresStore(SqlStore):
             self._shipper = _threads.Worker("workbench-shipper", self._ship_loop).start()
 
     def sync(self, *, block: bool = True) -> bool:
-        """Ship journals to the server: all of this machine's (``block``), or this process's."""
+        """Ship journals to the server: all of this machine's (``block``), or this process's.
+        With ``block``, this machine's artifact blobs are uploaded first (when they live in a
+        shared location), so every row shipped comes with its blob."""
         if self.read_only:
             return True
+        if block and not self._artifacts.upload_pending():
+            return False
         targets = self._targets(own=not block)
         deadline = time.monotonic() + SYNC_WAIT_S
         while True:
@@ -335,6 +359,8 @@ class PostgresStore(SqlStore):
         on another machine waits for it (the shipper creates experiments under the same)."""
         if self.read_only:
             raise ReadOnlyStoreError(self._read_only_reason("change it"))
+        with contextlib.suppress(StoreError):  # unreachable: the uploader retries (it logs)
+            self._artifacts.upload_pending(own=True)  # a registered model's file, for others
         self._ship_own()
 
         def apply() -> Any:
@@ -363,6 +389,7 @@ class PostgresStore(SqlStore):
         if self._shipper is not None:
             self._shipper.stop()
             self._shipper = None
+        self._artifacts.close()  # uploads this process's blobs first, if the location answers
         with contextlib.suppress(Exception):
             self.sync(block=False)  # this process's own journals, if the server answers
         with self._lock:
