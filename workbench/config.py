@@ -149,11 +149,37 @@ def redact_url(url: str) -> str:
 
 
 def _redacted(parsed: urllib.parse.ParseResult) -> str:
-    """The URL without a password (messages end up in logs)."""
+    """The URL without a password, in ``user:password@`` or ``?password=`` (messages end up in
+    logs)."""
+    query = [
+        (key, "***" if key == "password" else value)
+        for key, value in urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+    ]
+    if any(key == "password" for key, _ in query):
+        parsed = parsed._replace(query=urllib.parse.urlencode(query, safe="*"))
     if parsed.password is None:
         return parsed.geturl()
     netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
     return parsed._replace(netloc=netloc).geturl()
+
+
+def without_password(url: str) -> str:
+    """``url`` with no password in it (neither ``user:password@`` nor ``?password=``): what
+    another process is given to open a team store, its password going where libpq reads it."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hosts = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}@{hosts}" if user else hosts
+    query = [
+        (key, value)
+        for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        if key != "password"
+    ]
+    return urllib.parse.urlunsplit(
+        parts._replace(netloc=netloc, query=urllib.parse.urlencode(query))
+    )
 
 
 # -- where a team store's artifacts live ----------------------------------------------------------

@@ -93,3 +93,27 @@ def test_the_command_line_says_so_and_exits_2(
     assert "Could not connect to the team store" in (err := capsys.readouterr().err)
     assert "s3cret" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_other_processes_get_the_url_without_its_password_and_the_password_apart(
+    team_store: object, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Model servers, sweep workers and notebook kernels open a team store by a URL with no
+    password (command lines are visible to every user); the password travels as PGPASSWORD.
+    Messages never show it, in ``user:password@`` or in ``?password=``."""
+    from workbench.config import redact_url
+    from workbench.store.postgres import PostgresStore
+
+    url = postgres.url(postgres.new_database()).replace("postgres@", "postgres:s3cret@")
+    store = PostgresStore(url, local=tmp_path / "local")
+    try:
+        location, environment = store.for_child_process()
+        assert "s3cret" not in location and location.startswith("postgresql://postgres@")
+        assert environment == {"PGPASSWORD": "s3cret"}
+        assert "s3cret" not in store.location
+    finally:
+        store.close()
+    assert wb.DuckDBStore(tmp_path / "local-store").for_child_process()[1] == {}
+    assert redact_url("postgresql://u@h/db?password=pw&sslmode=require") == (
+        "postgresql://u@h/db?password=***&sslmode=require"
+    )

@@ -382,7 +382,9 @@ class _Check:
         report.sources["reference"] = self.state.reference_source
         report.sources["current"] = self.source
         name = f"{policy.model}-drift-{self.index}"
-        self.links["drift_report"] = report.log(experiment=policy.experiment, name=name)
+        self.links["drift_report"] = report.log(
+            experiment=policy.experiment, name=name, client=self.state.client
+        )
         return report
 
     def _performance(self, value: float | None, baseline: float | None) -> tuple[bool | None, str]:

@@ -99,7 +99,8 @@ def _retrain_with_notebook(
     except ImportError:  # only papermill: run it here
         client.flush()
         target = Path(tempfile.mkdtemp(prefix="workbench-retrain-")) / Path(path).name
-        with _environment("WORKBENCH_STORE", str(client.store.location)):
+        location, secrets = client.store.for_child_process()
+        with _environment({**secrets, "WORKBENCH_STORE": location}):
             papermill.execute_notebook(
                 os.fspath(path),
                 os.fspath(target),
@@ -128,14 +129,15 @@ def _retrain_with_notebook(
 
 
 @contextlib.contextmanager
-def _environment(key: str, value: str) -> Iterator[None]:
-    """Set an environment variable (inherited by the notebook's kernel) for a block."""
-    previous = os.environ.get(key)
-    os.environ[key] = value
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """Set environment variables (inherited by the notebook's kernel) for a block."""
+    previous = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = previous
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -237,8 +237,10 @@ def run_notebook(
             started = time.time()
             error: str | None = None
             gate_failed = False
+            location, secrets = client.store.for_child_process()
             variables = {
-                "WORKBENCH_STORE": str(client.store.location),
+                **secrets,
+                "WORKBENCH_STORE": location,
                 "WORKBENCH_NOTEBOOK": str(notebook),
                 "WORKBENCH_PARENT_RUN": run.run_id,
             }

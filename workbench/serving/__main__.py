@@ -10,13 +10,14 @@ SIGINT; exit code 3 means the models could not be loaded (the log says why).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from workbench.serving._cli_args import add_serving_arguments, config_from_args
-    from workbench.serving._config import ServingConfig
+    from workbench.serving._config import ServingConfig, server_environment
     from workbench.serving._process import serve, serve_worker
 
     parser = argparse.ArgumentParser(
@@ -30,6 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = ServingConfig.from_json(args.config)
     elif args.model:
         config = config_from_args(args, caller="python -m workbench.serving")
+        # The config names a team store without its password; this process and its workers
+        # open the store by that name, so the password goes where libpq reads it.
+        from workbench.tracking.client import client_for
+
+        os.environ.update(server_environment(client_for().store))
     else:
         parser.error("give a MODEL (or --config JSON)")
     if args.worker_fd is not None:

@@ -15,12 +15,16 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench import _options as o
 from workbench import _validation as v
+from workbench.config import is_team_url
 from workbench.registry import parse_model_uri
 from workbench.tracking.client import TrackingClient, resolve_client
+
+if TYPE_CHECKING:
+    from workbench.store import Store
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -448,15 +452,27 @@ def parse_canary(value: Any, caller: str) -> tuple[str | None, float]:
 
 
 def store_location(client: TrackingClient | None, caller: str) -> str:
-    """The absolute folder of the client's store, which a server process opens (not ':memory:')."""
-    location = resolve_client(client, caller).store.location
+    """Where a server process opens the client's store: the absolute folder of a local store,
+    or a team store's ``postgresql://`` URL without its password (which travels in the
+    process's environment instead: :func:`server_environment`). Not ``':memory:'``."""
+    store = resolve_client(client, caller).store
+    location = store.location
     if location == ":memory:":
         raise v.fail(
             "client",
             caller,
-            "a client of a store folder",
+            "a client of a store folder or a team store",
             location,
             "A server runs in its own process, which cannot see an in-memory store. Use a "
-            "folder (workbench.connect('path'), workbench.set_store('path') or WORKBENCH_STORE).",
+            "folder or a postgresql:// URL (workbench.connect(...), workbench.set_store(...) "
+            "or WORKBENCH_STORE).",
         )
+    if is_team_url(location):
+        return store.for_child_process()[0]
     return os.path.abspath(location)
+
+
+def server_environment(store: Store) -> dict[str, str]:
+    """What a server process of ``store`` needs in its environment besides this process's
+    (a team store's password: :meth:`~workbench.store.Store.for_child_process`)."""
+    return store.for_child_process()[1]

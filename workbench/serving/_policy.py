@@ -4,9 +4,11 @@ A :class:`TrafficPolicy` resolves the configured model URIs (``churn@champion``,
 to versions and keeps one loaded model per version (:class:`Served`). A background thread
 (``workbench-serving-refresh``) re-resolves them every ``refresh_interval_s`` (1 s by default), so
 ``set_alias``, ``rollback`` and new ``latest`` versions take effect without a restart: the new
-version is loaded and warmed up *before* it is swapped in, so no request waits for a load. The
-refresh only queries the store when the database file changed since the last look (a ``stat``
-otherwise), and then holds the store lock for one short read, never lingering.
+version is loaded and warmed up *before* it is swapped in, so no request waits for a load. On a
+local store the refresh only queries the store when the database file changed since the last
+look (a ``stat`` otherwise), and then holds the store lock for one short read, never lingering.
+On a team store aliases move on other machines, which no local file tells: every refresh is a
+few small queries on the server (short transactions that hold no lock anyone waits for).
 
 If a URI stops resolving (alias deleted) or a new version fails to load, the server keeps serving
 what it has and reports the problem in ``/health`` and the log.
@@ -82,14 +84,7 @@ class TrafficPolicy:
         self.config = config
         self.client = client
         self.registry = ModelRegistry(client)
-        store = client.store
-        # A store of our own that never lingers: the refresh holds the lock for one read only.
-        self.store: Store = (
-            DuckDBStore(store.root, linger=0.0, lock_timeout=store.lock_timeout)
-            if isinstance(store, DuckDBStore)
-            else store
-        )
-        self._db_file = store.db_path if isinstance(store, DuckDBStore) else None
+        self.store, self._db_file = _refresh_store(client.store)
         self._refs = {
             PRIMARY: parse_model_uri(config.model_uri),
             CANARY: None if config.canary_uri is None else parse_model_uri(config.canary_uri),
@@ -311,6 +306,19 @@ class TrafficPolicy:
             "timeout_s": self.config.timeout_s,
             "problems": dict(self.problems),
         }
+
+
+def _refresh_store(store: Store) -> tuple[Store, Path | None]:
+    """The store the refresh reads, and the file whose changes tell it to (``None``: none).
+
+    A local store folder: an instance of our own that never lingers (the refresh holds the
+    store lock for one short read only), and its database file. Any other store (a team store,
+    an in-memory one) is read as the client's; there is no file to watch.
+    """
+    if isinstance(store, DuckDBStore) and store.location != ":memory:":
+        own = DuckDBStore(store.root, linger=0.0, lock_timeout=store.lock_timeout)
+        return own, store.db_path
+    return store, None
 
 
 def _warm_up(served: Served) -> None:

@@ -9,8 +9,13 @@
    supervisor of ``workers`` uvicorn processes sharing the socket (each with its own thread pool,
    model copies and request-log buffer; Prometheus metrics summed over them), restarting a worker
    that dies after it had started;
-4. on SIGTERM or SIGINT: finish in-flight requests (10 s at most), flush the request log, and
-   record ``stopped`` (``failed`` if the models never loaded).
+4. on SIGTERM or SIGINT: finish in-flight requests (10 s at most), flush the request log, record
+   ``stopped`` (``failed`` if the models never loaded), and close the store: on a team store
+   that ships the request log's journal to the server before the process exits (if the server
+   does not answer, the journal keeps it for the next workbench process of this machine).
+
+The store is opened by its location in the config: a folder, or a team store's
+``postgresql://`` URL without a password (``deploy()`` passes that in ``PGPASSWORD``).
 
 A killed server (``kill -9``) cannot record anything: ``list_deployments`` finds its pid gone
 and reports it ``dead``; its workers notice that their parent changed and stop. A server started
@@ -32,10 +37,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench import _liveness
 from workbench.serving._config import ServingConfig
+
+if TYPE_CHECKING:
+    from workbench.tracking.client import TrackingClient
 
 __all__ = ["serve", "serve_worker"]
 
@@ -231,7 +239,26 @@ def serve(config: ServingConfig) -> int:
             client.store.set_deployment_status(config.deployment_id, "stopped" if ok else "failed")
         except Exception:
             logger.exception("Could not record that deployment %s stopped.", config.deployment_id)
+        _close(client)
     return 0 if ok else 3
+
+
+def _close(client: TrackingClient) -> None:
+    """Hand the request log over before the process exits, then release the store.
+
+    ``client.close()`` writes what is still buffered to this process's journal, seals it and
+    makes it visible: on a team store it ships the journal to the server (the shipper thread
+    only runs every 0.25 s), so what a stopped server answered is on the server when its
+    process has exited. Whatever cannot be handed over now stays in the journal, durable, for
+    the next workbench process of this machine that opens the store.
+    """
+    try:
+        client.close()
+    except Exception:
+        logger.exception(
+            "Could not hand over the request log at shutdown; it stays in this machine's "
+            "journal of the store."
+        )
 
 
 def _now() -> Any:
@@ -338,6 +365,5 @@ def serve_worker(config: ServingConfig, fd: int) -> int:
             ok = _run_uvicorn(config, sock, client, lambda: _write_ready_file(ready, {}))
     finally:
         stop.set()
-        with contextlib.suppress(Exception):
-            client._recorder.flush()
+        _close(client)
     return 0 if ok else 3

@@ -40,6 +40,7 @@ from workbench.serving._config import (
     DEFAULT_THREADS,
     UNSET,
     ServingConfig,
+    server_environment,
     store_location,
 )
 from workbench.tracking.client import TrackingClient, resolve_client
@@ -172,7 +173,8 @@ def deploy(
         Seconds to wait for the models to load.
     client
         The client whose store holds the model and receives the deployment record and request
-        log (default: the current store). It must be a store folder.
+        log (default: the current store): a store folder or a team store (``postgresql://``;
+        the server process gets the URL's password in ``PGPASSWORD``), not ``":memory:"``.
 
     Returns
     -------
@@ -234,8 +236,8 @@ def _start(
     for uri in (config.model_uri, config.canary_uri, config.shadow_uri):
         if uri is not None:  # fail here, not in the server's log
             registry.get_model_version(uri)
-    folder = Path(config.store) / "deployments"
-    folder.mkdir(exist_ok=True)
+    folder = _deployments_folder(client.store)
+    folder.mkdir(parents=True, exist_ok=True)
     config = config.replace(
         deployment_id=config.deployment_id or new_deployment_id(config.model_uri)
     )
@@ -248,7 +250,8 @@ def _start(
         me = psutil.Process()
         config = config.replace(watch_pid=me.pid, watch_pid_started=me.create_time())
     config = config.replace(ready_file=str(ready_file))
-    process = _spawn(config, None if inherit else log_file, detach=detach)
+    secrets = server_environment(client.store)
+    process = _spawn(config, None if inherit else log_file, detach=detach, secrets=secrets)
     try:
         _wait_ready(process, ready_file, log_file, startup_timeout, inherit=inherit)
     except BaseException:
@@ -260,10 +263,22 @@ def _start(
     return Deployment(record, store=client.store, process=process, log_file=log_file)
 
 
+def _deployments_folder(store: Store) -> Path:
+    """This machine's folder for the ready files and logs of the servers it starts: in the
+    store folder, or in this machine's folder of a team store (beside its journals)."""
+    root = getattr(store, "root", None)
+    if root is None:  # a store with no local folder: the user's cache
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return base / "workbench" / "deployments"
+    return Path(root) / "deployments"
+
+
 def _spawn(
-    config: ServingConfig, log_file: Path | None, *, detach: bool
+    config: ServingConfig, log_file: Path | None, *, detach: bool, secrets: Mapping[str, str]
 ) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
+    """The server process. Its command line (which any user of the machine can read) holds
+    the config, never a password: ``secrets`` go in its environment (``PGPASSWORD``)."""
+    env = {**os.environ, **secrets}
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     command = [sys.executable, "-m", "workbench.serving", "--config", config.to_json()]

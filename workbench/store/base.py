@@ -369,3 +369,11 @@ class Store(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing open
         """Release resources; the store may not be used afterwards."""
+
+    def for_child_process(self) -> tuple[str, dict[str, str]]:
+        """How another process opens this store: the location to give it (never holding a
+        password) and what its environment needs beside this process's (a team store's
+        password, as ``PGPASSWORD`` where libpq reads it: a command line is visible to every
+        user of the machine, an environment only to its owner). Model servers, sweep
+        workers and notebook kernels are opened this way."""
+        return self.location, {}

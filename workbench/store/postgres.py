@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench import _threads
-from workbench.config import redact_url
+from workbench.config import redact_url, without_password
 from workbench.exceptions import (
     InvalidParameterError,
     ReadOnlyStoreError,
@@ -199,6 +199,13 @@ class PostgresStore(SqlStore):
             with contextlib.suppress(Exception), self._shipping:  # the server is down: it
                 if self._ship_con is not None and not self._closed:  # times out, harmlessly
                     _pg_live.forget(self._ship_con, [process.proc_id])
+
+    def for_child_process(self) -> tuple[str, dict[str, str]]:
+        from psycopg.conninfo import conninfo_to_dict
+
+        password = conninfo_to_dict(self._url).get("password")
+        secrets = {} if password is None else {"PGPASSWORD": str(password)}
+        return without_password(self._url), secrets
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -58,6 +58,7 @@ class WorkerPlan:
 
     objective: Callable[..., Any]
     store_location: str
+    store_environment: dict[str, str]  # a team store's password (Store.for_child_process)
     storage: Any
     study_name: str
     sampler: Any
@@ -105,10 +106,10 @@ def _work(plan: WorkerPlan, interrupts: Interrupts) -> tuple[str, str]:
         from workbench.tracking import client as tracking_client
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        # never the parent's client: fresh locks
+        os.environ.update(plan.store_environment)
         client = tracking_client.client_class(
             plan.store_location
-        )  # never the parent's client: fresh locks
+        )  # never the parent's: fresh locks
         storage = pickle.loads(pickle.dumps(plan.storage))  # fresh journal worker id / engine
         study = optuna.load_study(
             study_name=plan.study_name, storage=storage, sampler=plan.sampler, pruner=plan.pruner

@@ -312,7 +312,8 @@ def _plans(
     return [
         WorkerPlan(
             objective=options.objective,
-            store_location=str(wb.store.location),
+            store_location=wb.store.for_child_process()[0],
+            store_environment=wb.store.for_child_process()[1],
             storage=opened.storage.storage,
             study_name=opened.name,
             sampler=opened.study.sampler,
