@@ -12,6 +12,14 @@ from pathlib import Path
 
 from workbench._validation import fail
 from workbench.config import default_store_location, is_team_url, local_location, store_location
+from workbench.store._copy import (
+    CopyReport,
+    InitReport,
+    StudyCopy,
+    TableCopy,
+    copy_store,
+    init_team_store,
+)
 from workbench.store.artifacts import ArtifactStore
 from workbench.store.base import DamageRecord, ProcessInfo, RunSearch, Store, StoreHealth
 from workbench.store.batch import Batch
@@ -20,13 +28,19 @@ from workbench.store.duckdb import DuckDBStore
 __all__ = [
     "ArtifactStore",
     "Batch",
+    "CopyReport",
     "DamageRecord",
     "DuckDBStore",
+    "InitReport",
     "ProcessInfo",
     "RunSearch",
     "Store",
     "StoreHealth",
+    "StudyCopy",
+    "TableCopy",
+    "copy_store",
     "get_store",
+    "init_team_store",
     "local_location",
     "resolve_store_location",
     "set_store",

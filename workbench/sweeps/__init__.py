@@ -25,6 +25,7 @@ from __future__ import annotations
 from workbench.sweeps import plots
 from workbench.sweeps._parallel import SweepWorkerError
 from workbench.sweeps._result import Sweep
+from workbench.sweeps._storage import copy_studies
 from workbench.sweeps._sweep import list_sweeps, load_sweep, sweep
 from workbench.sweeps._trial import trial_run
 from workbench.sweeps.plots import (
@@ -41,6 +42,7 @@ from workbench.sweeps.plots import (
 __all__ = [
     "Sweep",
     "SweepWorkerError",
+    "copy_studies",
     "list_sweeps",
     "load_sweep",
     "plot_contour",

@@ -48,6 +48,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from workbench import _threads
 from workbench import _validation as v
+from workbench.exceptions import ConflictError
+from workbench.store import Store, StudyCopy
 from workbench.sweeps._trial import OWNER_ATTR, owner_token
 
 try:
@@ -59,6 +61,7 @@ __all__ = [
     "FileJournalBackend",
     "OwnedJournalStorage",
     "StorageChoice",
+    "copy_studies",
     "journal_path",
     "resolve_storage",
 ]
@@ -354,3 +357,110 @@ def _grpc(url: str, caller: str) -> BaseStorage:
             url,
             f"({exc}). Install it with `pip install grpcio protobuf`.",
         ) from None
+
+
+# -- copying a store's sweeps (``workbench store copy``) ------------------------------------------
+def copy_studies(source: Store, destination: Store) -> list[StudyCopy]:
+    """Copy the Optuna studies of ``source``'s sweeps into ``destination``, by name, so that
+    ``load_sweep(name)`` finds them there.
+
+    The studies copied are those in the store's default storage (the journals of a store
+    folder, or a team store's database); a sweep given ``storage=`` keeps its study there.
+    ``optuna.copy_study`` copies a new one; a study already at the destination gets the trials
+    it lacks (a copy that was interrupted), and ``ConflictError`` if it holds other trials.
+    """
+    copied = []
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study created
+    try:
+        for name, storage in _default_studies(source):
+            target = resolve_storage(
+                None,
+                getattr(destination, "root", None),
+                name,
+                caller=_COPY_CALLER,
+                shared=getattr(destination, "sqlalchemy_url", None),
+            ).storage
+            copied.append(_copy_study(name, storage, target))
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return copied
+
+
+_COPY_CALLER = "workbench store copy"
+
+
+def _default_studies(store: Store) -> list[tuple[str, BaseStorage]]:
+    """(name, storage) of every study in the default storage of ``store``'s sweeps."""
+    shared = getattr(store, "sqlalchemy_url", None)
+    if shared is not None:
+        # Optuna creates its tables in a database it opens: not in a store that has none.
+        found = store.sql(
+            "SELECT count(*) AS n FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = 'studies'"
+        )
+        if not int(found["n"].iloc[0]):
+            return []
+        storage = _rdb(shared, _COPY_CALLER)
+        return [(s.study_name, storage) for s in storage.get_all_studies()]
+    root = getattr(store, "root", None)
+    folder = Path(root) / JOURNAL_DIR if root is not None else None
+    if folder is None or not folder.is_dir():
+        return []
+    studies = []
+    for path in sorted(folder.glob(f"*{JOURNAL_SUFFIX}")):
+        journal = open_journal(path)
+        studies += [(s.study_name, journal) for s in journal.get_all_studies()]
+    return studies
+
+
+def _copy_study(name: str, source: BaseStorage, target: BaseStorage) -> StudyCopy:
+    source_id = source.get_study_id_from_name(name)
+    trials = sorted(source.get_all_trials(source_id, deepcopy=False), key=lambda t: t.number)
+    try:
+        target_id = target.get_study_id_from_name(name)
+    except KeyError:
+        optuna.copy_study(from_study_name=name, from_storage=source, to_storage=target)
+        return StudyCopy(name, len(trials), len(trials), len(trials))
+
+    def conflict(what: str) -> ConflictError:
+        return ConflictError(
+            f"The sweep {name!r} at the destination differs from the source's ({what}), so "
+            "its trials were not copied. Copy into a new store, or delete that study there "
+            "(optuna.delete_study) and copy again."
+        )
+
+    if target.get_study_directions(target_id) != source.get_study_directions(source_id):
+        raise conflict("other directions")
+    for kind in ("user", "system"):
+        have = getattr(target, f"get_study_{kind}_attrs")(target_id)
+        for key, value in getattr(source, f"get_study_{kind}_attrs")(source_id).items():
+            if key not in have:  # an interrupted copy_study: set after the study was created
+                getattr(target, f"set_study_{kind}_attr")(target_id, key, value)
+            elif have[key] != value:
+                raise conflict(f"attribute {key!r}")
+    there = sorted(target.get_all_trials(target_id, deepcopy=False), key=lambda t: t.number)
+    for mine, theirs in zip(trials, there, strict=False):
+        if _trial_content(mine) != _trial_content(theirs):
+            raise conflict(f"trial {mine.number}")
+    if len(there) > len(trials):
+        raise conflict(f"{len(there) - len(trials)} more trials")
+    for trial in trials[len(there) :]:
+        target.create_new_trial(target_id, template_trial=trial)
+    return StudyCopy(name, len(trials), len(trials) - len(there), len(trials))
+
+
+def _trial_content(trial: FrozenTrial) -> tuple[Any, ...]:
+    """A trial as a copy keeps it (its id is the storage's own)."""
+    return (
+        trial.number,
+        trial.state,
+        trial.values,
+        trial.params,
+        trial.distributions,
+        trial.user_attrs,
+        trial.system_attrs,
+        trial.intermediate_values,
+        trial.datetime_start,
+        trial.datetime_complete,
+    )
