@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +91,13 @@ class ChildServer:
 
 
 class Served(ChildServer):
-    """``workbench dashboard`` reading ``store``; its log is test-artifacts/ui/server-PORT.log."""
+    """``workbench dashboard`` reading ``store`` (a folder or a team store's URL); its log is
+    test-artifacts/ui/server-PORT.log."""
 
     NAME = "the dashboard"
     READY_PATH = "/liveness"
 
-    def __init__(self, store: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, store: Path | str, *args: str, env: dict[str, str] | None = None) -> None:
         self.store, self.args = store, args
         super().__init__(env)
 
@@ -110,14 +113,15 @@ class Served(ChildServer):
 
 
 class JupyterLab(ChildServer):
-    """JupyterLab without a token reading ``store``, serving ``folder / "root"``; its own
-    config, settings, workspace and runtime folders under ``folder``, its log ``lab.log``."""
+    """JupyterLab without a token reading ``store`` (a folder or a team store's URL), serving
+    ``folder / "root"``; its own config, settings, workspace and runtime folders under
+    ``folder``, its log ``lab.log``."""
 
     NAME = "jupyter lab"
     READY_PATH = "/api/status"
     STOP_TIMEOUT_S = 20.0
 
-    def __init__(self, store: Path, folder: Path) -> None:
+    def __init__(self, store: Path | str, folder: Path) -> None:
         self.folder, self.root = folder, folder / "root"
         self.root.mkdir(exist_ok=True)
         env = {
@@ -148,3 +152,26 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@contextlib.contextmanager
+def local_tab(browser: Any, timeout_ms: int, **options: Any) -> Iterator[Any]:
+    """A fresh tab (1400x1000 unless ``viewport=`` says otherwise) that fails the test if the
+    page requested anything off this machine (no CDN, no web font)."""
+    context = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, **options})
+    tab = context.new_page()
+    tab.set_default_timeout(timeout_ms)
+    outside: list[str] = []
+    tab.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "blob:http://127.0.0.1", "data:"))
+            else None
+        ),
+    )
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert not outside, f"the page reached outside the machine: {outside[:5]}"

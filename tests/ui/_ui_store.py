@@ -13,8 +13,9 @@ SWEEP = "lr-search"
 MODEL = "churn-model"
 
 
-def populate(path: Path) -> dict[str, Any]:
-    """Fill a fresh store at ``path``; returns what the tests look for."""
+def populate(path: Path | str) -> dict[str, Any]:
+    """Fill a fresh store at ``path`` (a folder, or a team store's URL); returns what the tests
+    look for."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         dest="dashboard_store",
-        help="store folder (default: WORKBENCH_STORE or ./.workbench)",
+        help="store folder or team store URL (default: WORKBENCH_STORE or ./.workbench)",
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)"
@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-writes",
         action="store_true",
-        help="show actions that change the store (delete runs, move aliases); read-only without",
+        help="show actions that change the store (delete runs, move aliases); without it "
+        "there are none, and a team store is opened read-only",
     )
     parser.add_argument("--show", action="store_true", help="open a browser tab")
 
@@ -93,16 +94,18 @@ def run(args: argparse.Namespace) -> None:
     from workbench.ui._auth import resolve_auth
 
     auth = resolve_auth(args.address, password_file=args.password_file)  # may refuse: exit 2
-    if args.dashboard_store:
-        wb.set_store(args.dashboard_store)
+    from workbench.ui.dashboard import dashboard_store
+
+    read_only = not args.allow_writes
+    wb.set_store(dashboard_store(args.dashboard_store, read_only=read_only))
     client = wb.connect()
+    read_only = read_only or client.store.read_only
     import panel as pn
 
     from workbench.ui.app import create_app
 
     port = args.port or _free_port(args.address)
     origins = args.origins or default_origins(args.address, port)
-    read_only = not args.allow_writes
     n_runs = int(client.sql("SELECT count(*) AS n FROM runs")["n"].iloc[0])
     host = f"[{args.address}]" if ":" in args.address else args.address
     print(

@@ -5,9 +5,11 @@ prebuilt JupyterLab sidebar it serves data to, and IPython magics (:mod:`.magics
 the wheel under ``share/jupyter/labextensions/workbench`` and the server extension is enabled by
 ``etc/jupyter/jupyter_server_config.d/workbench.json``. See docs/jupyter.md.
 
-The server reads the store that notebooks next to it use: ``WORKBENCH_STORE`` if set, else the
-nearest ``.workbench/`` folder from the server's root directory up to the git root (else a new
-one there), exactly as ``workbench.connect()`` finds it from a notebook in that folder.
+The server reads the store that notebooks next to it use: ``WORKBENCH_STORE`` if set (a folder,
+or a team store's ``postgresql://`` URL with the password in ``PGPASSWORD`` or ``~/.pgpass``),
+else the nearest ``.workbench/`` folder from the server's root directory up to the git root
+(else a new one there), exactly as ``workbench.connect()`` finds it from a notebook in that
+folder.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ import threading
 import time
 from typing import Any
 
-import workbench as wb
 from workbench.exceptions import DashboardUnavailableError
 
 __all__ = ["DashboardUnavailableError", "ensure_started", "status", "stop"]
@@ -54,6 +53,16 @@ def _free_port() -> int:
         return port
 
 
+def _store_for_child() -> str:
+    """The store the server reads, as the child dashboard opens it: the location configured
+    (a team store's URL as given, not the redacted one a store shows; a password belongs in
+    PGPASSWORD or ~/.pgpass, which the child inherits)."""
+    from workbench.store import Store, resolve_store_location
+
+    location = resolve_store_location()
+    return location.location if isinstance(location, Store) else str(location)
+
+
 def ensure_started() -> dict[str, Any]:
     """The dashboard URL, starting a loopback dashboard first when none is configured."""
     url = _configured_url()
@@ -69,7 +78,7 @@ def ensure_started() -> dict[str, Any]:
                 "the Jupyter server, or set WORKBENCH_DASHBOARD_URL to a running dashboard."
             )
         port = _free_port()
-        env = dict(os.environ, WORKBENCH_STORE=str(wb.connect().store.location))
+        env = dict(os.environ, WORKBENCH_STORE=_store_for_child())
         # The child's stderr goes to a file, never to a pipe nobody reads (it would block the
         # child); the file lives as long as the child (closed by stop()).
         log = tempfile.TemporaryFile()  # noqa: SIM115

@@ -136,10 +136,14 @@ def ensure_schema(con: psycopg.Connection[Any], location: str, *, read_only: boo
 
 def _version(con: psycopg.Connection[Any], location: str) -> int:
     """The schema version of the database (0: empty)."""
+    # The catalog, not information_schema: that lists only the tables this role may use, so a
+    # store seen by a role without grants would look empty (and be "created" again).
     tables = {
         row[0]
         for row in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            "SELECT c.relname FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v')"
         ).fetchall()
     }
     if not tables:
@@ -149,5 +153,15 @@ def _version(con: psycopg.Connection[Any], location: str) -> int:
             f"{location} holds a PostgreSQL database that is not a workbench store "
             f"(tables: {sorted(tables)[:5]}). Create an empty database for the team store."
         )
-    row = con.execute("SELECT value FROM wb_meta WHERE key = 'schema_version'").fetchone()
+    import psycopg
+
+    try:
+        row = con.execute("SELECT value FROM wb_meta WHERE key = 'schema_version'").fetchone()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise StoreError(
+            f"The database role of this connection may not read the team store {location} "
+            f"({reason}): it lacks the grants of a reader. docs/team-store.md lists them "
+            "(GRANT SELECT ON ALL TABLES IN SCHEMA public TO the role, and more)."
+        ) from None
     return int(row[0]) if row else 0

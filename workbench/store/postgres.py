@@ -380,7 +380,17 @@ class PostgresStore(SqlStore):
                     )
                 return change(self._session, *args)
 
-        return self._on_server(apply, retry=False)  # not twice: it may have been applied
+        import psycopg
+
+        try:
+            return self._on_server(apply, retry=False)  # not twice: it may have been applied
+        except psycopg.errors.InsufficientPrivilege as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise ReadOnlyStoreError(
+                f"The team store {self.location} refused the change ({reason}): the database "
+                "role this process connects as may only read. Connect as a role that may write "
+                "(docs/team-store.md lists the grants)."
+            ) from None
 
     # -- life ------------------------------------------------------------------------------------
     def _read_only_reason(self, action: str) -> str:

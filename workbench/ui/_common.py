@@ -211,6 +211,52 @@ def get_client(client: TrackingClient | None) -> Workbench:
     return cast("Workbench", resolve_client(client, "workbench.ui"))
 
 
+def store_is_read_only(client: TrackingClient) -> bool:
+    """Whether ``client``'s store was opened read-only (a read-only folder, a team store the
+    dashboard opened without ``--allow-writes``): no view then offers an action that writes."""
+    return bool(client.store.read_only)
+
+
+# PostgreSQL's SQLSTATE insufficient_privilege: a team store's role without the grant to write.
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def attempt_write(action: str, write: Callable[[], Any]) -> str | None:
+    """``write()``, a change a person asked for; None when it was done, else the message that
+    says why it was not (Markdown, for a message box).
+
+    A store opened read-only (``ReadOnlyStoreError``), a team store's database role that may
+    only read (PostgreSQL's insufficient privilege) and any other ``WorkbenchError`` (a
+    conflict, a bad name) are refusals to show; any other error propagates.
+    """
+    from workbench.exceptions import ReadOnlyStoreError, WorkbenchError
+
+    try:
+        write()
+    except ReadOnlyStoreError as exc:
+        return f"**Not allowed to {action}: the store is read-only.** {html.escape(str(exc))}"
+    except WorkbenchError as exc:
+        return f"**Could not {action}.** {error_text(exc)}"
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        reason = html.escape(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        return (
+            f"**Not allowed to {action}: the store refused the change** ({reason}). The "
+            "database role of this dashboard may only read. Serve it without `--allow-writes`, "
+            "or connect with a role that may write (docs/team-store.md)."
+        )
+    return None
+
+
+def read_only_refusal(action: str) -> str:
+    """The message of an action that writes, asked of a read-only view."""
+    return (
+        f"**Not allowed to {action}: this view is read-only.** Serve the dashboard with "
+        "`workbench dashboard --allow-writes` (with a role that may write) to change the store."
+    )
+
+
 def message(text: str, *, kind: str = "info", **kwargs: Any) -> pn.pane.Alert:
     """A coloured box with a Markdown message (kind: info, warning, danger, light, ...)."""
     return pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width", **kwargs)

@@ -3,6 +3,9 @@
     workbench dashboard --store ./.workbench                 # the supported way (docs/ui.md)
     panel serve workbench/ui/app.py --args --store ./.workbench [--allow-writes]
 
+``--store`` is a folder or a team store's ``postgresql://`` URL; a team store is opened
+read-only unless ``--allow-writes`` (a role with only SELECT grants is enough then).
+
 With ``panel serve``, pass Panel's own ``--basic-auth`` and ``--cookie-secret`` when it binds
 anything but 127.0.0.1; ``workbench dashboard`` enforces that for you.
 """
@@ -39,8 +42,17 @@ def _from_args(argv: Sequence[str]) -> pn.template.BootstrapTemplate:
     parser.add_argument("--allow-writes", action="store_true")
     args, _ = parser.parse_known_args(list(argv))
     from workbench.client import connect
+    from workbench.ui.dashboard import dashboard_store
 
-    return create_app(connect(args.store), read_only=not args.allow_writes)
+    read_only = not args.allow_writes
+
+    def open_client() -> Workbench:
+        return connect(dashboard_store(args.store, read_only=read_only))
+
+    # This script runs once per session; the store is opened once per process.
+    key = f"workbench-dashboard-client:{args.store}:{read_only}"
+    client: Workbench = pn.state.as_cached(key, open_client)
+    return create_app(client, read_only=read_only)
 
 
 if __name__.startswith("bokeh_app"):  # executed by `panel serve`

@@ -4,11 +4,15 @@ Pages: Runs, Compare, Sweeps, Models, Deployments, Drift. The state of a page (t
 experiment, filter, order, compared runs, chosen sweep/model/report) lives in parameters that a
 served dashboard mirrors into its URL, so a link opens the same view. Read-only by default:
 actions that change the store (deleting runs, moving aliases) only appear with
-``read_only=False`` (``workbench dashboard --allow-writes``).
+``read_only=False`` (``workbench dashboard --allow-writes``), and never on a store opened
+read-only (a read-only folder; a team store, which ``workbench dashboard`` opens read-only
+unless ``--allow-writes``: :func:`dashboard_store`). An action the store refuses says why in
+the page.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +20,16 @@ import pandas as pd
 import panel as pn
 import param
 
-from workbench.ui._common import error_text, get_client, message, table
+from workbench.config import is_team_url, store_location
+from workbench.exceptions import StoreVersionError
+from workbench.ui._common import (
+    INSUFFICIENT_PRIVILEGE,
+    error_text,
+    get_client,
+    message,
+    store_is_read_only,
+    table,
+)
 from workbench.ui.widgets.deployment_view import DeploymentView, list_deployments
 from workbench.ui.widgets.drift_view import DriftView
 from workbench.ui.widgets.model_view import ModelView
@@ -26,8 +39,9 @@ from workbench.ui.widgets.sweep_view import SweepView
 
 if TYPE_CHECKING:
     from workbench.client import Workbench
+    from workbench.store import Store
 
-__all__ = ["PAGES", "URL_PARAMETERS", "Dashboard"]
+__all__ = ["PAGES", "URL_PARAMETERS", "Dashboard", "dashboard_store"]
 
 PAGES = {
     "Runs": "runs",
@@ -83,11 +97,16 @@ class Dashboard(pn.viewable.Viewer):
     model = param.String(default="", doc="The model on the Models page.")
     report = param.String(default="", doc="Run id of the drift report on the Drift page.")
     deployment = param.String(default="", doc="The deployment on the Deployments page.")
-    read_only = param.Boolean(default=True, constant=True, doc="Hide actions that write.")
+    read_only = param.Boolean(
+        default=True, constant=True, doc="Hide actions that write (always, on a read-only store)."
+    )
 
     def __init__(self, client: Workbench | None = None, **params: Any) -> None:
+        resolved = get_client(client)
+        if store_is_read_only(resolved):
+            params["read_only"] = True
         super().__init__(**params)
-        self._client = get_client(client)
+        self._client = resolved
         self._pages: dict[str, Any] = {}
         self._main = pn.Column(sizing_mode="stretch_width", css_classes=["wb-dashboard-page"])
         self._nav = pn.widgets.RadioButtonGroup.from_param(
@@ -282,3 +301,61 @@ class Dashboard(pn.viewable.Viewer):
             header_background="#1f4e79",
             sidebar_width=230,
         )
+
+
+# -- the store a served dashboard reads ----------------------------------------------------
+def dashboard_store(
+    store: str | os.PathLike[str] | Store | None = None, *, read_only: bool = True
+) -> str | Store:
+    """What a served dashboard passes to ``workbench.set_store``/``connect``: ``store``
+    (default: the configured store) as given, except a team store's URL with ``read_only``,
+    which becomes that store opened read-only (a new one each call: open it once per process
+    and share it between sessions).
+
+    A read-only dashboard then never writes to a team store, whatever its role may: no journal,
+    no shipper, no heartbeat, dead deployments reported ``dead`` without being stored; a
+    PostgreSQL role with only SELECT grants is enough (docs/team-store.md). An empty database
+    gets its schema first, as a new local store is created, if the role may create it. A local
+    store is opened as before: read-only when its folder is not writable (the dashboard hides
+    its actions that write either way).
+
+    Raises
+    ------
+    StoreVersionError
+        The team store's schema is newer than this workbench, or older (or missing) and the
+        URL's role may not create or migrate it.
+    """
+    from workbench.store import Store, resolve_store_location
+
+    if store is None:
+        store = resolve_store_location()
+    if isinstance(store, Store):
+        return store
+    location = store_location(store, given_as="--store")
+    if not (read_only and is_team_url(location)):
+        return location
+    return _open_read_only(location)
+
+
+def _open_read_only(url: str) -> Store:
+    from workbench.store.postgres import PostgresStore
+
+    try:
+        return PostgresStore(url, read_only=True)
+    except StoreVersionError as refused:
+        # An empty database (or an older workbench's): create or migrate the schema once, as
+        # the dashboard of a new local store creates it, if the role may; else say what to do.
+        try:
+            PostgresStore(url).close()
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+                raise refused from None
+            # PostgreSQL lists only the tables a role may read: without the grants, a store
+            # with data looks empty to it.
+            reason = str(exc).strip().splitlines()[0]
+            raise StoreVersionError(
+                f"{refused} The role of this URL may not create them ({reason}); if the store "
+                "already holds data, the role lacks the read-only dashboard's grants "
+                "(docs/team-store.md)."
+            ) from None
+        return PostgresStore(url, read_only=True)

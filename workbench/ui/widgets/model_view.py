@@ -8,7 +8,15 @@ import panel as pn
 import param
 
 from workbench.exceptions import WorkbenchError
-from workbench.ui._common import error_text, get_client, message, table
+from workbench.ui._common import (
+    attempt_write,
+    error_text,
+    get_client,
+    message,
+    read_only_refusal,
+    store_is_read_only,
+    table,
+)
 
 if TYPE_CHECKING:
     from workbench.client import Workbench
@@ -32,12 +40,16 @@ class ModelView(pn.viewable.Viewer):
 
     model = param.String(default="", doc="The model's name.")
     version = param.Integer(default=None, allow_None=True, doc="Version shown; None: latest.")
-    read_only = param.Boolean(default=True, doc="Hide the form that moves aliases.")
+    read_only = param.Boolean(
+        default=True, doc="Hide the form that moves aliases (always, on a read-only store)."
+    )
 
     def __init__(
         self, model: Any = None, *, client: Workbench | None = None, **params: Any
     ) -> None:
         self._client = get_client(client)
+        if store_is_read_only(self._client):
+            params["read_only"] = True
         self._error: str | None = None
         if model is not None and not isinstance(model, str):  # a ModelVersion
             params.setdefault("version", getattr(model, "version", None))
@@ -121,17 +133,31 @@ class ModelView(pn.viewable.Viewer):
         alias = pn.widgets.TextInput(label="Alias", placeholder="champion", width=160)
         reason = pn.widgets.TextInput(label="Reason", placeholder="why", width=240)
         button = pn.widgets.Button(label=f"Point alias at v{version}", color="warning")
+        refusal = message("", kind="warning", visible=False)
 
         def move(_: Any) -> None:
-            if self.read_only or not alias.value:
+            if not alias.value:
                 return
-            self._registry().set_alias(
-                self.model, alias.value, version, reason=reason.value or "set from the dashboard"
-            )
-            self._render()
+            action = f"point alias {alias.value!r} at v{version}"
+            if self.read_only:
+                refused: str | None = read_only_refusal(action)
+            else:
+                refused = attempt_write(
+                    action,
+                    lambda: self._registry().set_alias(
+                        self.model,
+                        alias.value,
+                        version,
+                        reason=reason.value or "set from the dashboard",
+                    ),
+                )
+            if refused is None:
+                self._render()
+                return
+            refusal.object, refusal.visible = refused, True
 
         button.on_click(move)
-        return pn.Row(alias, reason, button)
+        return pn.Row(alias, reason, button, refusal, css_classes=["wb-alias-form"])
 
     def __panel__(self) -> pn.Column:
         return self._layout

@@ -10,7 +10,15 @@ import param
 
 from workbench.exceptions import WorkbenchError
 from workbench.ui import _runs_query as q
-from workbench.ui._common import LiveViewer, display_frame, get_client, message
+from workbench.ui._common import (
+    LiveViewer,
+    attempt_write,
+    display_frame,
+    get_client,
+    message,
+    read_only_refusal,
+    store_is_read_only,
+)
 
 if TYPE_CHECKING:
     from workbench.client import Workbench
@@ -66,13 +74,18 @@ class RunsBrowser(LiveViewer):
     show_comparison = param.Boolean(
         default=True, doc="Show the comparison of the selected runs below the table."
     )
-    read_only = param.Boolean(default=True, doc="Hide actions that change the store.")
+    read_only = param.Boolean(
+        default=True, doc="Hide actions that change the store (always, on a read-only store)."
+    )
     compare_requested = param.Event(doc="Triggered by the 'Compare selected' button.")
     total = param.Integer(default=0, constant=True, doc="Top-level rows matching the filter.")
 
     def __init__(self, client: Workbench | None = None, **params: Any) -> None:
+        resolved = get_client(client)
+        if store_is_read_only(resolved):
+            params["read_only"] = True
         super().__init__(**params)
-        self._client = get_client(client)
+        self._client = resolved
         self._page: q.RunsPage | None = None
         self._updating = False
         self._layout: pn.Column | None = None
@@ -199,6 +212,7 @@ class RunsBrowser(LiveViewer):
         self._nested = pn.widgets.Checkbox(label="Group nested runs", value=self.group_nested)
         self._live = pn.widgets.Checkbox(label="Live", value=self.live)
         self._error = message("", kind="danger", visible=False)
+        self._refusal = message("", kind="warning", visible=False)
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(),
             selectable="checkbox",
@@ -329,11 +343,19 @@ class RunsBrowser(LiveViewer):
         self.selected = []
 
     def _on_delete(self, _: Any) -> None:
-        if self.read_only:
-            return
-        for run_id in self.selected:
-            self._client.delete_run(run_id)
-        self.selected = []
+        """Delete the selected runs, or say why not (a read-only view or store)."""
+        selected = list(self.selected)
+        action = f"delete {len(selected)} run{'s' if len(selected) != 1 else ''}"
+
+        def delete() -> None:
+            for run_id in selected:
+                self._client.delete_run(run_id)
+
+        refused = read_only_refusal(action) if self.read_only else attempt_write(action, delete)
+        self._refusal.object = refused or ""
+        self._refusal.visible = refused is not None
+        if refused is None:
+            self.selected = []
         self.load()
 
     @param.depends("read_only", watch=True)
@@ -352,6 +374,7 @@ class RunsBrowser(LiveViewer):
                     sizing_mode="stretch_width",
                 ),
                 self._error,
+                self._refusal,
                 self._empty,
                 self._table,
                 pn.Row(
