@@ -1,7 +1,9 @@
 """Many machines on one team store: 16 client processes, each posing as a machine of its own
-(host name and journal folder), log runs and register versions of one model for 60 s while a
-dashboard-style reader polls; some are killed with SIGKILL. Afterwards: no client or reader
-error, every acknowledged point on the server, version numbers 1..N without a gap, and the
+(host name and journal folder), log runs with metrics and artifacts, write request-log rows and
+register versions of one model for 60 s while a dashboard-style reader polls; some are killed
+with SIGKILL. Afterwards: no client or reader error, every acknowledged point on the server
+(the killed machines' journals shipped by their next process), every artifact record and
+request row of the machines that were not killed, version numbers 1..N without a gap, and the
 killed clients' open runs ``killed``."""
 
 from __future__ import annotations
@@ -92,6 +94,16 @@ def test_sixteen_machines_log_and_register_at_once_and_nothing_is_lost(
     ).set_index("run_id")["n"]
     missing = {run: n for run, n in points.items() if on_server.get(run, 0) < n}
     assert not missing, f"{len(missing)} runs lack acknowledged points: {list(missing.items())[:3]}"
+
+    artifacts = set(reader.sql("SELECT run_id, path FROM artifacts").itertuples(index=False))
+    requests = set(reader.sql("SELECT request_id FROM requests")["request_id"])
+    for machine in set(machines) - set(killed):
+        for kind, value in acked[machine]:
+            if kind == "artifact":
+                assert tuple(value.split(" ")) in artifacts, (machine, value)
+            elif kind == "request":
+                assert value in requests, (machine, value)
+    assert len(artifacts) >= CLIENTS and len(requests) >= 3 * CLIENTS
 
     versions = sorted(v.version for v in reader.list_model_versions("shared"))
     assert versions == list(range(1, len(versions) + 1)), versions

@@ -59,6 +59,9 @@ def test_on_a_team_store_the_study_lives_in_the_stores_database(
         assert not list((tmp_path / "cache").rglob("optuna/*.journal"))  # no study journal here
         # Any process of the store (another machine) finds the study without naming it.
         assert load_sweep("team").counts()["complete"] == 20
+        listed = list_sweeps().set_index("name").loc["team"]  # the dashboard's Sweeps table
+        assert (listed["trials"], listed["complete"]) == (20, 20)
+        assert listed["best_value"] == s.study.best_value
         tables = wb.sql(
             "SELECT table_name FROM information_schema.tables WHERE table_name = 'trials'"
         )

@@ -24,7 +24,14 @@ from workbench.sweeps._setup import (
     Opened,
     open_sweep,
 )
-from workbench.sweeps._storage import open_journal, resolve_storage, sync_storage
+from workbench.sweeps._storage import (
+    _rdb,
+    journal_path,
+    open_journal,
+    redact,
+    resolve_storage,
+    sync_storage,
+)
 from workbench.tracking.client import TrackingClient, resolve_client
 
 if TYPE_CHECKING:
@@ -422,15 +429,16 @@ _LIST_COLUMNS = [
 def list_sweeps(*, client: TrackingClient | None = None) -> pd.DataFrame:
     """The sweeps of the store, newest first: one row per parent run, with trial counts.
 
-    Counts and best value are read from sweeps whose study is in the store's default
-    journal; for sweeps on a database server they are left empty (open them with
-    ``load_sweep(name, storage=url)``).
+    Counts and best value are read from sweeps whose study is where the store keeps them by
+    default (its journal, or a team store's own database); for sweeps given another storage
+    they are left empty (open them with ``load_sweep(name, storage=url)``).
     """
     import pandas as pd
 
     wb = resolve_client(client, "workbench.list_sweeps")
     runs = wb.search_runs(filter=f"tags.{_trial.KIND_TAG} = 'sweep'", max_results=None)
     root = getattr(wb.store, "root", None)
+    shared = getattr(wb.store, "sqlalchemy_url", None)  # a team store keeps studies in it
     rows = []
     for _, run in runs.iterrows():
         name = str(run.get(f"tags.{_trial.SWEEP_TAG}"))
@@ -444,8 +452,12 @@ def list_sweeps(*, client: TrackingClient | None = None) -> pd.DataFrame:
             "start_time": run["start_time"],
             "directions": _directions_text(run.get("params.directions")),
         }
-        if label == "journal" and root is not None:
-            row.update(_journal_summary(root, name))
+        if shared is not None and label == redact(shared):
+            row.update(_summary(_rdb(shared, "workbench.list_sweeps"), name, local=False))
+        elif label == "journal" and root is not None:
+            path = journal_path(root, name)
+            if path.exists():
+                row.update(_summary(open_journal(path), name, local=True))
         rows.append(row)
     return pd.DataFrame(rows, columns=_LIST_COLUMNS)
 
@@ -460,18 +472,15 @@ def _directions_text(value: Any) -> str | None:
         return None if value is None else str(value)
 
 
-def _journal_summary(root: Any, name: str) -> dict[str, Any]:
-    from workbench.sweeps._storage import journal_path
-
-    path = journal_path(root, name)
-    if not path.exists():
-        return {}
+def _summary(storage: Any, name: str, *, local: bool) -> dict[str, Any]:
+    """Trial counts and the best value of the study ``name`` in ``storage`` (``local``: only
+    this machine reaches it, so a running trial of a dead process counts as failed)."""
     try:
-        study = optuna.load_study(study_name=name, storage=open_journal(path))
+        study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         return {}
     counts = {k: 0 for k in ("complete", "pruned", "failed", "running")}
-    for trial in _trial.settled_trials(study, local=True):
+    for trial in _trial.settled_trials(study, local=local):
         state = STATE_NAMES.get(trial.state)
         if state in counts:
             counts[state] += 1
