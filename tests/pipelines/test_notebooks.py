@@ -34,7 +34,7 @@ def outputs(result: NotebookRun) -> str:
 
 
 def test_the_series_is_committed_clean() -> None:
-    assert [p.name[:2] for p in ALL] == ["01", "02", "03", "04", "05", "06"]
+    assert [p.name[:2] for p in ALL] == ["00", "01", "02", "03", "04", "05", "06"]
     for path in ALL:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
@@ -45,6 +45,23 @@ def test_the_series_is_committed_clean() -> None:
         tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1 and "data_path" in tagged[0].source, path.name
         assert notebook.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.slow
+def test_00_tour(store_dir: Path) -> None:
+    result = execute("00-tour", n_trials=4)
+    runs = wb.search_runs("tour", filter="params.model = 'logistic_regression'")
+    assert sorted(runs["params.C"]) == [0.01, 0.1, 1.0]
+    assert (runs["metrics.roc_auc"] > 0.6).all()
+    sweep = wb.load_sweep("tour-forest")
+    assert sweep.counts()["complete"] == 4
+    champion = wb.get_model_version("tour-sun@champion")
+    assert champion.run_id == sweep.best_run.run_id
+    reports = wb.search_runs("drift-reports", filter="tags.`workbench.kind` = 'drift_report'")
+    assert list(reports["name"]) == ["tour: 2015 vs 2012-2013"]
+    text = outputs(result)
+    assert "Params that differ" in text and "tour-sun" in text
+    print(f"00-tour executed in {result.duration_s:.1f} s")
 
 
 @pytest.mark.slow
@@ -131,3 +148,18 @@ def test_06_closed_loop(store_dir: Path) -> None:
     history = wb.alias_history("seattle-weather-label", "champion")
     assert list(history["action"]).count("set") >= 2  # the initial champion, then a promotion
     assert wb.get_model_version("seattle-weather-label@champion").version >= 2
+
+
+@pytest.mark.slow
+def test_06_closed_loop_on_a_team_store(team_store: Any) -> None:
+    """The same loop (run-notebook, drift reports, retraining, the gate, promotion) with the
+    store on PostgreSQL: the kernel is given the store's URL without its password."""
+    result = run_notebook(NOTEBOOKS / "06_closed_loop.ipynb", {})
+    assert result.ok, result
+    client = wb.Workbench(team_store)
+    checks = client.search_runs("monitoring", filter="tags.workbench.kind = 'monitor_check'")
+    assert len(checks) == 7
+    history = client.alias_history("seattle-weather-label", "champion")
+    assert list(history["action"]).count("set") >= 2
+    notebook_runs = client.search_runs(filter="tags.workbench.kind = 'notebook'")
+    assert len(notebook_runs) >= 1

@@ -152,7 +152,7 @@ def _notebook_runs(client: TrackingClient, notebook: Path, since: float, own: st
     started during this execution."""
     frame = client.sql(
         "SELECT run_id FROM runs WHERE run_id != $own AND epoch(start_time) >= $since "
-        "AND json_extract_string(context, '$.notebook') = $notebook ORDER BY start_time, run_id",
+        "AND context->>'notebook' = $notebook ORDER BY start_time, run_id",  # both dialects
         own=own,
         since=since - 1.0,
         notebook=str(notebook),
@@ -165,7 +165,7 @@ def _latest_metrics(client: TrackingClient, run_ids: list[str]) -> dict[str, flo
         return {}
     frame = client.sql(
         "SELECT m.key, m.value FROM metrics m JOIN runs r USING (run_id) "
-        "WHERE m.run_id IN (SELECT unnest($ids)) AND m.value IS NOT NULL "
+        "WHERE m.run_id IN (SELECT unnest($ids::VARCHAR[])) AND m.value IS NOT NULL "
         "ORDER BY r.start_time, r.run_id",
         ids=run_ids,
     )
