@@ -9,14 +9,17 @@ the JSON ``error_code`` by HTTP layers) and ``http_status`` the status an HTTP l
     │   ├── FilterSyntaxError                   a run filter / order_by that does not parse
     │   ├── SignatureMismatchError              data that does not fit a model's signature
     │   ├── MalformedRequestError               a body that is not a scoring payload
-    │   └── InputRejectedError                  the model rejected input its signature let through
+    │   ├── InputRejectedError                  the model rejected input its signature let through
+    │   └── FeatureValidationError              data failed its feature view's expectations
     ├── NotFoundError (KeyError)                something named does not exist
     │   ├── RunNotFoundError
     │   ├── ExperimentNotFoundError
     │   ├── ArtifactNotFoundError
-    │   └── ModelNotFoundError                  no such model, version or alias
+    │   ├── ModelNotFoundError                  no such model, version or alias
+    │   └── FeatureNotFoundError                no such entity, feature view, service or feature
     ├── ConflictError                           the request contradicts what is stored
-    │   └── RunNotActiveError                   logging to a run that has ended
+    │   ├── RunNotActiveError                   logging to a run that has ended
+    │   └── BreakingChangeError                 a new definition would break a registered model
     ├── NoActiveRunError (RuntimeError)         module-level log_* outside ``with start_run()``
     ├── UnsafeModelError (PermissionError)      loading would run untrusted code; not trusted
     ├── StoreError (OSError)                    the store cannot be used
@@ -24,7 +27,8 @@ the JSON ``error_code`` by HTTP layers) and ``http_status`` the status an HTTP l
     │   ├── StoreVersionError                   written by a newer workbench
     │   ├── StoreBusyError                      the store lock could not be had in time
     │   ├── ReadOnlyStoreError                  a write to a store opened read-only
-    │   └── ArtifactIntegrityError              a stored file no longer matches its digest
+    │   ├── ArtifactIntegrityError              a stored file no longer matches its digest
+    │   └── FeatureSourceError                  a feature view's source cannot be read
     ├── SweepWorkerError (RuntimeError)         a sweep's worker process failed
     ├── GateFailedError                         (412) a quality gate did not pass
     ├── NotebookFailedError                     (500) a notebook run by run_notebook failed
@@ -55,11 +59,15 @@ from typing import Any
 __all__ = [
     "ArtifactIntegrityError",
     "ArtifactNotFoundError",
+    "BreakingChangeError",
     "ClientDisconnectedError",
     "ConflictError",
     "DashboardUnavailableError",
     "DeploymentError",
     "ExperimentNotFoundError",
+    "FeatureNotFoundError",
+    "FeatureSourceError",
+    "FeatureValidationError",
     "FilterSyntaxError",
     "GateFailedError",
     "HostNotAllowedError",
@@ -390,3 +398,33 @@ class DashboardUnavailableError(WorkbenchError):
 
 class UnsafeLoadWarning(UserWarning):
     """A model was loaded with ``trusted=True``: its file could run arbitrary code on load."""
+
+
+# -- the feature store (workbench.features) ----------------------------------------------------
+class FeatureValidationError(InvalidParameterError):
+    """Data failed the expectations of its feature view; ``report`` lists every violation."""
+
+    error_code = "FEATURE_VALIDATION_FAILED"
+
+    def __init__(self, message: str, *, report: Any) -> None:  # a features.ValidationReport
+        super().__init__(message)
+        self.report = report
+
+
+class FeatureNotFoundError(NotFoundError):
+    """No entity, feature view, feature service or feature by that name."""
+
+    error_code = "FEATURE_NOT_FOUND"
+
+
+class BreakingChangeError(ConflictError):
+    """A new version of a definition would break a registered model; the message names it."""
+
+    error_code = "FEATURE_BREAKING_CHANGE"
+
+
+class FeatureSourceError(StoreError):
+    """A feature view's source cannot be read: its files are gone, or it lives in another
+    process (an in-memory DataFrame)."""
+
+    error_code = "FEATURE_SOURCE_UNAVAILABLE"

@@ -4,7 +4,8 @@ Tables carry a ``wb_`` prefix and are private; the documented, stable surface fo
 the set of views created at the end of each migration (``runs``, ``params``, ``metrics``,
 ``metric_history``, ``tags``, ``datasets``, ``run_inputs``, ``artifacts``, ``experiments``; from
 version 2 the registry's ``models``, ``model_versions``, ``aliases``, ``alias_history``; from
-version 3 serving's ``requests`` and ``deployments``). Times are stored as ``TIMESTAMP`` in UTC.
+version 3 serving's ``requests`` and ``deployments``; from version 6 the feature store's
+``feature_definitions`` and ``feature_lineage``). Times are stored as ``TIMESTAMP`` in UTC.
 
 A migration is a list of SQL statements taking the schema from version ``n`` to ``n + 1``;
 ``MIGRATIONS[n - 1]`` is that list. Version 1 is the initial schema.
@@ -12,7 +13,7 @@ A migration is a list of SQL statements taking the schema from version ``n`` to 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _V1 = [
     """CREATE TABLE wb_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)""",
@@ -271,7 +272,6 @@ _V5 = [
         FROM wb_deployments""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
 
 PUBLIC_VIEWS = (
     "alias_history",
@@ -280,6 +280,8 @@ PUBLIC_VIEWS = (
     "datasets",
     "deployments",
     "experiments",
+    "feature_definitions",
+    "feature_lineage",
     "metric_history",
     "metrics",
     "model_versions",
@@ -290,5 +292,45 @@ PUBLIC_VIEWS = (
     "runs",
     "tags",
 )
+
+
+# Version 6: the feature store's definitions (workbench.features). Every registration of an
+# entity, feature view or feature service whose definition changed is a new version (1, 2, 3, ...
+# per kind and name, never rewritten); ``spec`` is the definition as canonical JSON and
+# ``fingerprint`` its SHA-256. ``wb_feature_lineage`` links a run to the training set it was given
+# (the dataset ``digest`` of ``run_inputs``): the feature service version, and each feature with
+# the version of its view (whose spec names the source).
+_V6 = [
+    """CREATE TABLE wb_feature_definitions (
+        kind VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        spec JSON NOT NULL,
+        description VARCHAR,
+        created_by VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (kind, name, version)
+    )""",
+    """CREATE TABLE wb_feature_lineage (
+        run_id VARCHAR NOT NULL,
+        digest VARCHAR NOT NULL,
+        service VARCHAR,
+        service_version INTEGER,
+        features JSON NOT NULL,
+        n_rows BIGINT,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (run_id, digest)
+    )""",
+    # --- the documented views -------------------------------------------------------------
+    """CREATE VIEW feature_definitions AS
+        SELECT kind, name, version, fingerprint, description, created_by, created_at, spec
+        FROM wb_feature_definitions""",
+    """CREATE VIEW feature_lineage AS
+        SELECT run_id, digest, service, service_version, features, n_rows, created_at
+        FROM wb_feature_lineage""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
 
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -15,6 +15,7 @@ provides two hooks:
 from __future__ import annotations
 
 import abc
+import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,15 @@ from workbench._who import who
 from workbench.exceptions import ConflictError, ExperimentNotFoundError
 from workbench.store import _deployments_sql, _ops, _read, _registry_sql
 from workbench.store._spool import Spool
-from workbench.store.base import DamageRecord, RunSearch, Store, StoreHealth
+from workbench.store.base import (
+    DamageRecord,
+    FeatureDefinitionRecord,
+    FeatureLineageRecord,
+    NewFeatureDefinition,
+    RunSearch,
+    Store,
+    StoreHealth,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +51,8 @@ if TYPE_CHECKING:
 #: ``lock`` of ``_change``: (kind, name); the team store locks ``hashtextextended(name, kind)``.
 #: The shipper creates experiments under the same lock as ``create_experiment``.
 EXPERIMENT_LOCK, MODEL_LOCK = 0, 1
+#: Feature definitions (schema 6) lock ``kind:name``.
+FEATURE_LOCK = 2
 
 
 class SqlStore(Store):
@@ -187,6 +198,80 @@ class SqlStore(Store):
     def get_deployment(self, deployment_id: str) -> DeploymentRecord:
         return self._read("get_deployment", deployment_id, self.read_only)  # type: ignore[no-any-return]
 
+    # == feature definitions (schema 6) ========================================================
+    # Changes run as one transaction under the definition's lock (version numbers gap-free per
+    # kind and name on either backend); reads are plain SELECTs through ``sql``, which both
+    # backends run (the local store at the process hosting the file), so no read op is added.
+    def create_feature_definition(self, new: NewFeatureDefinition) -> FeatureDefinitionRecord:
+        return self._change(  # type: ignore[no-any-return]
+            create_feature_definition,
+            new,
+            _ops.utcnow(),
+            lock=(FEATURE_LOCK, f"{new.kind}:{new.name}"),
+        )
+
+    def list_feature_definitions(
+        self, kind: str | None = None, name: str | None = None, *, history: bool = False
+    ) -> list[FeatureDefinitionRecord]:
+        where, parameters = [], {}
+        if kind is not None:
+            where.append("d.kind = $kind")
+            parameters["kind"] = kind
+        if name is not None:
+            where.append("d.name = $name")
+            parameters["name"] = name
+        if not history:
+            where.append(
+                "d.version = (SELECT max(x.version) FROM wb_feature_definitions x "
+                "WHERE x.kind = d.kind AND x.name = d.name)"
+            )
+        frame = self.sql(
+            f"SELECT {_DEFINITION_COLUMNS} FROM wb_feature_definitions d "
+            f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+            "ORDER BY d.kind, d.name, d.version",
+            parameters,
+        )
+        return [_definition(row) for row in frame.itertuples(index=False)]
+
+    def record_feature_lineage(self, record: FeatureLineageRecord) -> None:
+        self._change(record_feature_lineage, record, _ops.utcnow())
+
+    def list_feature_lineage(
+        self, *, run_id: str | None = None, registered: bool = False
+    ) -> list[FeatureLineageRecord]:
+        where, parameters = [], {}
+        if run_id is not None:
+            where.append("l.run_id = $run")
+            parameters["run"] = run_id
+        if registered:
+            where.append("m.name IS NOT NULL")
+        frame = self.sql(
+            "SELECT l.run_id, l.digest, l.service, l.service_version, l.features, l.n_rows, "
+            "l.created_at, m.name AS model, m.version AS model_version "
+            "FROM wb_feature_lineage l "
+            f"{'JOIN' if registered else 'LEFT JOIN'} wb_model_versions m "
+            "ON m.run_id = l.run_id AND m.deleted_at IS NULL "
+            f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+            "ORDER BY l.created_at, l.run_id, l.digest, m.name, m.version",
+            parameters,
+        )
+        if not registered:  # one record per training set, whatever models its run gave
+            frame = frame.drop_duplicates(["run_id", "digest"])
+        return [
+            FeatureLineageRecord(
+                run_id=str(row.run_id),
+                digest=str(row.digest),
+                service=_text(row.service),
+                service_version=_int(row.service_version),
+                features=str(row.features),
+                n_rows=_int(row.n_rows),
+                created_at=_utc(row.created_at),
+                model=_text(row.model) if registered else None,
+                model_version=_int(row.model_version) if registered else None,
+            )
+            for row in frame.itertuples(index=False)
+        ]
+
 
 # -- the experiment changes, as functions of a connection --------------------------------------
 def create_experiment(con: Any, name: str, description: str | None) -> Experiment:
@@ -243,3 +328,111 @@ def _require_experiment(con: Any, experiment_id: str) -> Experiment:
     if not rows:
         raise ExperimentNotFoundError(f"No experiment with id {experiment_id!r}.")
     return rows[0]
+
+
+# == feature definitions (schema 6), as functions of a connection ===============================
+_DEFINITION_COLUMNS = (
+    "d.kind, d.name, d.version, d.fingerprint, d.spec, d.description, d.created_by, d.created_at"
+)
+
+
+def create_feature_definition(
+    con: Any, new: NewFeatureDefinition, now: dt.datetime
+) -> FeatureDefinitionRecord:
+    key = {"k": new.kind, "n": new.name}
+    latest = con.execute(
+        f"SELECT {_DEFINITION_COLUMNS} FROM wb_feature_definitions d "
+        "WHERE d.kind = $k AND d.name = $n ORDER BY d.version DESC LIMIT 1",
+        key,
+    ).fetchall()
+    current = _definition(latest[0]) if latest else None
+    if current is not None and current.fingerprint == new.fingerprint:
+        return current
+    version = current.version if current is not None else 0
+    if version != new.parent_version:
+        raise ConflictError(
+            f"The {new.kind.replace('_', ' ')} {new.name!r} changed while it was being "
+            f"registered: version {version} is the latest now, not {new.parent_version}. "
+            "Register it again (the check against the models that use it runs again)."
+        )
+    con.execute(
+        "INSERT INTO wb_feature_definitions (kind, name, version, fingerprint, spec, "
+        "description, created_by, created_at) VALUES ($k, $n, $v, $f, $s, $d, $by, $t)",
+        {
+            **key,
+            "v": version + 1,
+            "f": new.fingerprint,
+            "s": new.spec,
+            "d": new.description,
+            "by": new.created_by,
+            "t": now,
+        },
+    )
+    return FeatureDefinitionRecord(
+        new.kind,
+        new.name,
+        version + 1,
+        new.fingerprint,
+        new.spec,
+        new.description,
+        new.created_by,
+        now.replace(tzinfo=dt.UTC),
+    )
+
+
+def record_feature_lineage(con: Any, record: FeatureLineageRecord, now: dt.datetime) -> None:
+    con.execute(
+        "INSERT INTO wb_feature_lineage (run_id, digest, service, service_version, features, "
+        "n_rows, created_at) VALUES ($r, $d, $s, $v, $f, $n, $t) "
+        "ON CONFLICT (run_id, digest) DO NOTHING",
+        {
+            "r": record.run_id,
+            "d": record.digest,
+            "s": record.service,
+            "v": record.service_version,
+            "f": record.features,
+            "n": record.n_rows,
+            "t": now,
+        },
+    )
+
+
+def _definition(row: Any) -> FeatureDefinitionRecord:
+    kind, name, version, fingerprint, spec, description, created_by, created_at = row
+    return FeatureDefinitionRecord(
+        str(kind),
+        str(name),
+        int(version),
+        str(fingerprint),
+        str(spec),
+        _text(description),
+        _text(created_by),
+        _utc(created_at),  # type: ignore[arg-type]
+    )
+
+
+def _missing(value: Any) -> bool:
+    """None, or the NaN / NA / NaT a DataFrame holds for a NULL."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas.NA
+        return True
+
+
+def _text(value: Any) -> str | None:
+    return None if _missing(value) else str(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if _missing(value) else int(value)
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A stored (naive UTC) time, from a row or a DataFrame, as an aware datetime."""
+    if _missing(value):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]

@@ -16,6 +16,9 @@ Contract (checked by :class:`workbench.testing.StoreContract`):
   duplicates, whatever the number of writing processes, and are never reused after a delete.
   The alias history is append-only. Checked by :class:`workbench.testing.registry_contract.
   RegistryContract`.
+* **Feature definitions** (schema 6). Synchronous like the registry. Versions per (kind, name)
+  are 1, 2, 3, ... with no gaps; a stored version is never rewritten; registering the latest
+  version's fingerprint again adds nothing. Checked by ``tests/features/test_store_contract.py``.
 """
 
 from __future__ import annotations
@@ -47,7 +50,16 @@ if TYPE_CHECKING:
     from workbench.store.artifacts import ArtifactStore
     from workbench.store.batch import Batch
 
-__all__ = ["DamageRecord", "ProcessInfo", "RunSearch", "Store", "StoreHealth"]
+__all__ = [
+    "DamageRecord",
+    "FeatureDefinitionRecord",
+    "FeatureLineageRecord",
+    "NewFeatureDefinition",
+    "ProcessInfo",
+    "RunSearch",
+    "Store",
+    "StoreHealth",
+]
 
 
 @dataclass(frozen=True)
@@ -165,8 +177,8 @@ class RunSearch:
 class Store(abc.ABC):
     """Where runs, metrics, datasets, models and deployments live: what a backend implements.
 
-    The module docstring has the contract. A backend implements the 30 abstract members below
-    (29 methods and the ``artifacts`` property), in five groups:
+    The module docstring has the contract. A backend implements the 34 abstract members below
+    (33 methods and the ``artifacts`` property), in six groups:
 
     * **writes and processes** (5): ``write_batch``, ``sync``, ``heartbeat``, ``retire``,
       ``artifacts``;
@@ -179,7 +191,10 @@ class Store(abc.ABC):
       ``delete_model_version``, ``set_model_alias``, ``delete_model_alias``,
       ``rollback_model_alias``, ``get_alias_history``;
     * **deployments** (4, synchronous): ``create_deployment``, ``set_deployment_status``,
-      ``list_deployments``, ``get_deployment``.
+      ``list_deployments``, ``get_deployment``;
+    * **feature definitions** (4, synchronous; at the end of the class):
+      ``create_feature_definition``, ``list_feature_definitions``, ``record_feature_lineage``,
+      ``list_feature_lineage``.
 
     The concrete methods (``get_experiment``, ``doctor``, ``close``, ...) are derived from those
     or optional. Arguments and results are the public entities of
@@ -377,3 +392,106 @@ class Store(abc.ABC):
         user of the machine, an environment only to its owner). Model servers, sweep
         workers and notebook kernels are opened this way."""
         return self.location, {}
+
+    # == feature definitions (schema 6) ========================================================
+    # The feature store's catalog (workbench.features): versioned definitions of entities,
+    # feature views and feature services, and which run was given which training set.
+    # Synchronous like the registry: durable and visible when a call returns.
+    @abc.abstractmethod
+    def create_feature_definition(self, new: NewFeatureDefinition) -> FeatureDefinitionRecord:
+        """Store the next version of ``new.kind``/``new.name``; the latest one if its fingerprint
+        is ``new.fingerprint`` already. ConflictError if the latest version is no longer
+        ``new.parent_version`` (another process registered one meanwhile)."""
+
+    @abc.abstractmethod
+    def list_feature_definitions(
+        self, kind: str | None = None, name: str | None = None, *, history: bool = False
+    ) -> list[FeatureDefinitionRecord]:
+        """The latest version of each definition (every version with ``history``), by kind,
+        name and version; only those of ``kind`` and/or ``name`` when given."""
+
+    @abc.abstractmethod
+    def record_feature_lineage(self, record: FeatureLineageRecord) -> None:
+        """Record that a run was given a training set (once per run and dataset digest)."""
+
+    @abc.abstractmethod
+    def list_feature_lineage(
+        self, *, run_id: str | None = None, registered: bool = False
+    ) -> list[FeatureLineageRecord]:
+        """Training sets given to runs (of ``run_id`` only, when given), oldest first. With
+        ``registered``, only those of runs a live model version was registered from, one record
+        per such model version (``model`` and ``model_version`` set)."""
+
+    def get_feature_definition(
+        self, kind: str, name: str, version: int | None = None
+    ) -> FeatureDefinitionRecord:
+        """One version of a definition (the latest when ``version`` is None); NotFoundError
+        naming the versions or definitions there are."""
+        from workbench.exceptions import NotFoundError
+
+        versions = self.list_feature_definitions(kind, name, history=True)
+        if not versions:
+            known = sorted(r.name for r in self.list_feature_definitions(kind))
+            label = kind.replace("_", " ")
+            raise NotFoundError(
+                f"No {label} named {name!r} is registered. Registered: {known}. Register it "
+                "with workbench.features.register_features(...)."
+            )
+        if version is None:
+            return versions[-1]
+        for record in versions:
+            if record.version == version:
+                return record
+        raise NotFoundError(
+            f"The {kind.replace('_', ' ')} {name!r} has no version {version}; its versions: "
+            f"{[r.version for r in versions]}."
+        )
+
+
+# == feature definitions (schema 6) ============================================================
+@dataclass(frozen=True)
+class NewFeatureDefinition:
+    """A definition to store as the next version of its kind and name.
+
+    ``spec`` is the definition as canonical JSON and ``fingerprint`` its digest; ``parent_version``
+    is the latest version the caller checked the new one against (0: it saw none).
+    """
+
+    kind: str  # "entity", "feature_view" or "feature_service"
+    name: str
+    spec: str
+    fingerprint: str
+    parent_version: int
+    description: str | None = None
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class FeatureDefinitionRecord:
+    """One stored version of a feature definition."""
+
+    kind: str
+    name: str
+    version: int
+    fingerprint: str
+    spec: str
+    description: str | None
+    created_by: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FeatureLineageRecord:
+    """A training set a run was given: its dataset digest, the feature service version (None for
+    a plain list of features) and each feature with its view's version, as JSON."""
+
+    run_id: str
+    digest: str
+    service: str | None
+    service_version: int | None
+    features: str
+    n_rows: int | None = None
+    created_at: dt.datetime | None = None
+    #: Set by ``list_feature_lineage(registered=True)``: the model version trained by the run.
+    model: str | None = None
+    model_version: int | None = None
