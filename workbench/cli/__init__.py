@@ -15,6 +15,7 @@ from typing import Any
 import workbench as wb
 from workbench.cli import (
     dashboard,
+    demo,
     loop,
     models,
     monitoring,
@@ -36,6 +37,7 @@ COMMAND_MODULES = [
     pipelines,
     dashboard,
     store,
+    demo,
 ]
 
 

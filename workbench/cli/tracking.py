@@ -1,4 +1,4 @@
-"""CLI commands for tracking: ``runs``, ``sql``, ``experiments``, ``demo``."""
+"""CLI commands for tracking: ``runs``, ``sql``, ``experiments``."""
 
 from __future__ import annotations
 
@@ -104,12 +104,6 @@ def _experiments_change(args: argparse.Namespace) -> None:
     print(f"{args.action}d experiment {args.name}")
 
 
-def _demo(args: argparse.Namespace) -> None:
-    from workbench.demo import run_demo
-
-    run_demo()
-
-
 def register(commands: Any) -> None:
     """Add the tracking commands to the top-level sub-parsers."""
     runs = commands.add_parser("runs", help="list, show, delete or restore runs")
@@ -153,6 +147,3 @@ def register(commands: Any) -> None:
         if action == "create":
             sub.add_argument("--description")
         sub.set_defaults(handler=_experiments_change, action=action)
-
-    demo = commands.add_parser("demo", help="run the end-to-end demo on the store")
-    demo.set_defaults(handler=_demo)
