@@ -9,11 +9,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from _postgres import PostgresServer, running_server
 
 import workbench
+from workbench.store import _pg
 from workbench.store.postgres import PostgresStore
 
 
@@ -37,6 +40,13 @@ def team_store(
     store = PostgresStore(url)
     yield store
     store.close()
+
+
+@pytest.fixture
+def team_con(team_store: PostgresStore) -> Iterator[psycopg.Connection[Any]]:
+    """A connection of its own to the team store's database (what another machine sees)."""
+    with _pg.connect(team_store._url) as con:
+        yield con
 
 
 @pytest.fixture

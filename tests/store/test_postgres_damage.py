@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from _postgres import PostgresServer
 from test_damage import _foreign_journal
 
 import workbench as wb
-from workbench.store import _pg, _pg_live
+from workbench.store import _pg_live
 from workbench.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.slow
@@ -29,9 +28,8 @@ def store(team_store: PostgresStore) -> PostgresStore:
 
 
 @pytest.fixture
-def con(store: PostgresStore) -> Iterator[psycopg.Connection[Any]]:
-    with _pg.connect(store._url) as con:
-        yield con
+def con(team_con: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    return team_con
 
 
 def test_garbage_in_a_live_journal_costs_nothing(

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 import workbench as wb
-from workbench.store import _pg, _pg_live
+from workbench.store import _pg_live
 from workbench.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.slow
@@ -42,9 +42,8 @@ def store(team_store: PostgresStore) -> PostgresStore:
 
 
 @pytest.fixture
-def con(store: PostgresStore) -> Iterator[psycopg.Connection[Any]]:
-    with _pg.connect(store._url) as con:
-        yield con
+def con(team_con: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    return team_con
 
 
 def _wait(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
