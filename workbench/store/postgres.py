@@ -283,6 +283,10 @@ class PostgresStore(SqlStore):
 
         def read() -> Any:
             with self._con.transaction():
+                # One snapshot for every statement of the read: the search selects its page
+                # again in each of its queries, which must see the same runs (under READ
+                # COMMITTED a run shipped in between shifted the rows).
+                self._con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 return _ops.READS[op](self._session, *args)
 
         return self._on_server(read, retry=True)
