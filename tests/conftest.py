@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -106,6 +107,19 @@ def _spinning(n: int) -> Iterator[None]:
 def busy_cpus() -> Callable[[int], AbstractContextManager[None]]:
     """``with busy_cpus(n):`` keeps ``n`` extra processes spinning on the CPU meanwhile."""
     return _spinning
+
+
+@pytest.fixture(autouse=True)
+def _sigint_left_alone() -> Iterator[None]:
+    """A test that leaves Ctrl-C handled otherwise (ignored, or a handler of its own) errors,
+    naming itself; the handler is put back so that later tests of interrupts are not fooled
+    (in one full run, sweeps' interrupt tests and a served model's Ctrl-C failed that way)."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(f"the test left SIGINT handled by {after!r} (it was {before!r})")
 
 
 @pytest.fixture(autouse=True)
