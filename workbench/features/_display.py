@@ -7,8 +7,9 @@ template every workbench card uses (``model_card.html.j2``, autoescaped), so wha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from workbench.registry.card import CardSection  # the model card's section: one template
 
 if TYPE_CHECKING:
     from workbench.features._catalog import RegisteredDefinition
@@ -26,17 +27,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Section:
-    """A titled part of a card: key/value ``items``, or a table (``columns`` + ``rows``)."""
-
-    title: str
-    items: tuple[tuple[str, str], ...] = ()
-    columns: tuple[str, ...] = ()
-    rows: tuple[tuple[str, ...], ...] = ()
-    note: str = ""
-
-
 def _text(value: Any) -> str:
     if value is None:
         return "-"
@@ -46,7 +36,10 @@ def _text(value: Any) -> str:
 
 
 def _bundle(
-    title: str, sections: list[Section], plain: str, row_classes: dict[str, list[str]] | None = None
+    title: str,
+    sections: list[CardSection],
+    plain: str,
+    row_classes: dict[str, list[str]] | None = None,
 ) -> dict[str, str]:
     from workbench._html import render
 
@@ -60,7 +53,7 @@ def _bundle(
     return {"text/plain": plain, "text/html": html}
 
 
-def _entity_section(entities: tuple[Entity, ...]) -> Section:
+def _entity_section(entities: tuple[Entity, ...]) -> CardSection:
     rows = tuple(
         (
             e.name,
@@ -69,7 +62,7 @@ def _entity_section(entities: tuple[Entity, ...]) -> Section:
         )
         for e in entities
     )
-    return Section("Entities", columns=("entity", "join keys", "description"), rows=rows)
+    return CardSection("Entities", columns=("entity", "join keys", "description"), rows=rows)
 
 
 def entity_bundle(entity: Entity) -> dict[str, str]:
@@ -79,10 +72,10 @@ def entity_bundle(entity: Entity) -> dict[str, str]:
         ("description", _text(entity.description)),
         *((f"tag {k}", v) for k, v in entity.tags.items()),
     )
-    return _bundle(f"Entity {entity.name}", [Section("Overview", items)], repr(entity))
+    return _bundle(f"Entity {entity.name}", [CardSection("Overview", items)], repr(entity))
 
 
-def _view_sections(view: FeatureView) -> list[Section]:
+def _view_sections(view: FeatureView) -> list[CardSection]:
     source = view.source
     items = (
         ("source", source.describe()),
@@ -97,9 +90,9 @@ def _view_sections(view: FeatureView) -> list[Section]:
         for f in view.features
     )
     return [
-        Section("Overview", items),
+        CardSection("Overview", items),
         _entity_section(view.entities),
-        Section(
+        CardSection(
             "Features", columns=("feature", "type", "expectations", "description"), rows=features
         ),
     ]
@@ -114,14 +107,17 @@ def view_bundle(view: FeatureView) -> dict[str, str]:
     return _bundle(f"Feature view {view.name}", _view_sections(view), plain)
 
 
-def _service_sections(service: FeatureService) -> list[Section]:
+def _service_sections(service: FeatureService) -> list[CardSection]:
     rows = tuple((p.view, f) for p in service.projections for f in p.features)
     items = (
         ("features", str(len(rows))),
         ("description", _text(service.description)),
         *((f"tag {k}", v) for k, v in service.tags.items()),
     )
-    return [Section("Overview", items), Section("Features", columns=("view", "feature"), rows=rows)]
+    return [
+        CardSection("Overview", items),
+        CardSection("Features", columns=("view", "feature"), rows=rows),
+    ]
 
 
 def service_bundle(service: FeatureService) -> dict[str, str]:
@@ -133,7 +129,7 @@ def registered_bundle(registered: RegisteredDefinition) -> dict[str, str]:
     from workbench.features._definitions import Entity, FeatureService
 
     state = "stored as a new version" if registered.created else "unchanged"
-    version = Section(
+    version = CardSection(
         "Version",
         (
             ("version", str(registered.version)),
@@ -145,7 +141,7 @@ def registered_bundle(registered: RegisteredDefinition) -> dict[str, str]:
     )
     definition = registered.definition
     if isinstance(definition, Entity):
-        body = [Section("Overview", (("join keys", ", ".join(definition.join_keys)),))]
+        body = [CardSection("Overview", (("join keys", ", ".join(definition.join_keys)),))]
     elif isinstance(definition, FeatureService):
         body = _service_sections(definition)
     else:
@@ -163,14 +159,14 @@ def report_bundle(report: ValidationReport) -> dict[str, str]:
         ("event times", f"{report.start or '-inf'} .. {report.end or '+inf'}"),
         ("verdict", "passed" if report.passed else f"{len(report.violations)} violations"),
     )
-    sections = [Section("Overview", items)]
+    sections = [CardSection("Overview", items)]
     if report.violations:
         rows = tuple(
             (_text(v.column), v.check, f"{v.count:,}", _text(list(v.examples)[:3]), v.message)
             for v in report.violations
         )
         sections.append(
-            Section(
+            CardSection(
                 "Violations",
                 columns=("column", "check", "rows", "examples", "what to do"),
                 rows=rows,
@@ -179,7 +175,7 @@ def report_bundle(report: ValidationReport) -> dict[str, str]:
         classes = {"Violations": ["fail"] * len(rows)}
     else:
         sections.append(
-            Section("Checks", columns=("check",), rows=tuple((c,) for c in report.checks))
+            CardSection("Checks", columns=("check",), rows=tuple((c,) for c in report.checks))
         )
         classes = {}
     return _bundle(f"Validation of feature view {report.view}", sections, str(report), classes)
@@ -200,8 +196,8 @@ def materialization_bundle(result: MaterializationResult) -> dict[str, str]:
         for v in result.views
     )
     sections = [
-        Section("Online table", (("location", result.location),)),
-        Section(
+        CardSection("Online table", (("location", result.location),)),
+        CardSection(
             "Views",
             columns=(
                 "view",
